@@ -1,0 +1,17 @@
+"""hf_nda: learning from what the data is *not*, in the Hugging Face ecosystem.
+
+Importing the package registers its configs and models with the transformers Auto classes, its
+image processor with ``AutoImageProcessor`` and its pipeline tasks.
+"""
+
+__version__ = "0.1.0"
+
+from .modeling import (NDADiscriminator, NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator,
+                       NDAGeneratorConfig, NDAGeneratorOutput)
+from .processing import NDAImageProcessor, get_transform
+from .registration import register_auto_classes
+
+register_auto_classes()
+
+__all__ = ["__version__", "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
+           "NDAGeneratorConfig", "NDAGeneratorOutput", "NDAImageProcessor", "get_transform"]

@@ -1,0 +1,184 @@
+"""NDA-GAN generator and discriminator as transformers ``PreTrainedModel`` classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .blocks import ConditionalBatchNorm2d, DiscriminatorBlock, GeneratorBlock, maybe_sn
+from .configuration_nda_gan import NDADiscriminatorConfig, NDAGeneratorConfig
+
+NUM_RESAMPLES = {28: 2, 32: 3, 64: 4}  # 28 → 7×7 base grid, 32/64 → 4×4
+
+
+@dataclass
+class NDAGeneratorOutput(ModelOutput):
+    """images: N,C,H,W in [-1, 1]."""
+
+    images: torch.FloatTensor | None = None
+
+
+@dataclass
+class NDADiscriminatorOutput(ModelOutput):
+    """logits: N real-vs-fake logits (higher = more like the training data); features: N,D pooled
+    features the logit is a linear function of."""
+
+    logits: torch.FloatTensor | None = None
+    features: torch.FloatTensor | None = None
+
+
+def _widths(config) -> list[int]:
+    n = NUM_RESAMPLES[config.image_size]
+    return [config.base_channels * 2 ** (n - i) for i in range(n + 1)]
+
+
+class NDAPreTrainedModel(PreTrainedModel):
+    main_input_name = "pixel_values"
+    input_modalities = ("image",)
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """DCGAN init N(0, 0.02) on the raw weights (under spectral norm: the un-normalised ones)."""
+        weight_layers = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+        if isinstance(module, weight_layers):
+            raw = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
+            init.normal_(raw, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+        elif isinstance(module, nn.BatchNorm2d):
+            if module.affine:
+                init.ones_(module.weight)
+                init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+
+
+class NDAGenerator(NDAPreTrainedModel):
+    """Maps z ~ N(0, I) (and optionally a class label) to an image in [-1, 1].
+
+    Example:
+        >>> from hf_nda import NDAGenerator, NDAGeneratorConfig
+        >>> g = NDAGenerator(NDAGeneratorConfig(image_size=32, num_channels=1)).eval()
+        >>> g.generate(4, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([4, 1, 32, 32])
+    """
+
+    config_class = NDAGeneratorConfig
+    main_input_name = "latents"
+
+    def __init__(self, config: NDAGeneratorConfig):
+        super().__init__(config)
+        widths = _widths(config)
+        self.base_size = config.image_size // 2 ** NUM_RESAMPLES[config.image_size]
+        self.project = nn.Linear(config.latent_dim, widths[0] * self.base_size**2)
+        if config.architecture == "dcgan":
+            self.project_norm = ConditionalBatchNorm2d(widths[0], config.num_classes)
+            self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:]))
+            self.up_norms = nn.ModuleList(ConditionalBatchNorm2d(b, config.num_classes) for b in widths[1:])
+        else:
+            self.blocks = nn.ModuleList(GeneratorBlock(a, b, config.num_classes) for a, b in zip(widths, widths[1:]))
+            self.out_norm = ConditionalBatchNorm2d(widths[-1], config.num_classes)
+        self.to_image = nn.Conv2d(widths[-1], config.num_channels, 3, padding=1)
+        self.post_init()
+
+    def forward(self, latents: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
+        self._check_inputs(latents, labels)
+        h = self.project(latents).view(latents.shape[0], -1, self.base_size, self.base_size)
+        if self.config.architecture == "dcgan":
+            h = torch.relu(self.project_norm(h, labels))
+            for up, norm in zip(self.ups, self.up_norms):
+                h = torch.relu(norm(up(h), labels))
+        else:
+            for block in self.blocks:
+                h = block(h, labels)
+            h = torch.relu(self.out_norm(h, labels))
+        images = torch.tanh(self.to_image(h))
+        return NDAGeneratorOutput(images=images) if return_dict else (images,)
+
+    def _check_inputs(self, latents, labels):
+        if latents.ndim != 2 or latents.shape[1] != self.config.latent_dim:
+            raise ValueError(f"latents must have shape (N, {self.config.latent_dim}), got {tuple(latents.shape)}")
+        if self.config.num_classes and labels is None:
+            raise ValueError("this generator is class-conditional: pass labels=")
+
+    def sample_latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latents from N(0, I), drawn on the generator's device, returned on the model's."""
+        device = generator.device if generator is not None else self.device
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=device).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, n: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
+        """Sample ``n`` images in [-1, 1] (random labels when conditional and none are given)."""
+        if self.config.num_classes and labels is None:
+            labels = torch.randint(self.config.num_classes, (n,), generator=generator,
+                                   device=generator.device if generator is not None else self.device)
+        if labels is not None:
+            labels = torch.as_tensor(labels, device=self.device)
+        return self(self.sample_latents(n, generator), labels=labels).images
+
+
+class NDADiscriminator(NDAPreTrainedModel):
+    """Real-vs-fake critic returning logits; trained with NDA it scores out-of-distribution inputs
+    (use ``pipeline("ood-scoring", model=...)``).
+
+    Example:
+        >>> from hf_nda import NDADiscriminator, NDADiscriminatorConfig
+        >>> d = NDADiscriminator(NDADiscriminatorConfig(image_size=32, num_channels=1))
+        >>> d(torch.zeros(2, 1, 32, 32)).logits.shape
+        torch.Size([2])
+    """
+
+    config_class = NDADiscriminatorConfig
+
+    def __init__(self, config: NDADiscriminatorConfig):
+        super().__init__(config)
+        widths = _widths(config)[::-1]  # narrow to wide
+        sn = config.spectral_norm
+        if config.architecture == "dcgan":
+            chans = [config.num_channels] + widths[:-1]
+            self.downs = nn.ModuleList(maybe_sn(nn.Conv2d(a, b, 4, 2, 1), sn) for a, b in zip(chans, chans[1:]))
+            self.head_conv = maybe_sn(nn.Conv2d(chans[-1], widths[-1], 3, padding=1), sn)
+        else:
+            chans = [config.num_channels] + widths[:-1]
+            blocks = [DiscriminatorBlock(a, b, sn, first=i == 0) for i, (a, b) in enumerate(zip(chans, chans[1:]))]
+            blocks.append(DiscriminatorBlock(chans[-1], widths[-1], sn, down=False))
+            self.blocks = nn.ModuleList(blocks)
+        self.classifier = maybe_sn(nn.Linear(widths[-1], 1), sn)
+        if config.num_classes:
+            self.class_embed = maybe_sn(nn.Embedding(config.num_classes, widths[-1]), sn)
+        self.post_init()
+
+    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
+        self._check_inputs(pixel_values, labels)
+        h = pixel_values
+        if self.config.architecture == "dcgan":
+            for conv in self.downs:
+                h = nn.functional.leaky_relu(conv(h), 0.2)
+            h = nn.functional.leaky_relu(self.head_conv(h), 0.2)
+        else:
+            for block in self.blocks:
+                h = block(h)
+            h = torch.relu(h)
+        features = h.sum(dim=(2, 3))
+        logits = self.classifier(features).squeeze(1)
+        if self.config.num_classes:
+            logits = logits + (self.class_embed(labels) * features).sum(dim=1)  # projection discriminator
+        return NDADiscriminatorOutput(logits=logits, features=features) if return_dict else (logits, features)
+
+    def _check_inputs(self, pixel_values, labels):
+        c, s = self.config.num_channels, self.config.image_size
+        if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 4:
+            raise ValueError(f"pixel_values must be a tensor of shape (N, {c}, {s}, {s}); use the model's "
+                             "NDAImageProcessor to convert images")
+        if tuple(pixel_values.shape[1:]) != (c, s, s):
+            raise ValueError(f"this discriminator takes images of shape ({c}, {s}, {s}), got "
+                             f"{tuple(pixel_values.shape[1:])}; resize/convert them with its NDAImageProcessor")
+        if self.config.num_classes and labels is None:
+            raise ValueError("this discriminator is class-conditional: pass labels=")

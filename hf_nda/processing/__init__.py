@@ -1,0 +1,15 @@
+"""Negative/positive batch transforms, corruptions and the NDA image processor."""
+
+from .base import TRANSFORMS, BatchTransform, OneOf, check_batch, get_transform, transform_from_dict
+from .corruptions import CORRUPTIONS, corrupt
+from .image_processing_nda import NDAImageProcessor
+from .negatives import CutMix, Cutout, Jigsaw, Mixup, OtherClass, Stitch
+from .positives import GaussianNoise, HorizontalFlip, RandomCrop
+
+NEGATIVE_NAMES = ["jigsaw", "stitch", "cutout", "cutmix", "mixup"]
+POSITIVE_NAMES = ["randomcrop", "flip", "gaussian"]
+
+__all__ = ["TRANSFORMS", "BatchTransform", "OneOf", "check_batch", "get_transform", "transform_from_dict",
+           "CORRUPTIONS", "corrupt", "NDAImageProcessor", "CutMix", "Cutout", "Jigsaw", "Mixup",
+           "OtherClass", "Stitch", "GaussianNoise", "HorizontalFlip", "RandomCrop", "NEGATIVE_NAMES",
+           "POSITIVE_NAMES"]

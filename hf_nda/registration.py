@@ -1,0 +1,18 @@
+"""Registration with transformers' Auto classes (and pipeline tasks), done once on import."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoImageProcessor, AutoModel
+
+from .modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
+from .processing import NDAImageProcessor
+
+MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator)]
+
+
+def register_auto_classes() -> None:
+    for config_class, model_class in MODELS:
+        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+        AutoModel.register(config_class, model_class, exist_ok=True)
+        AutoImageProcessor.register(config_class, image_processor_classes={"torchvision": NDAImageProcessor},
+                                    exist_ok=True)
