@@ -22,7 +22,7 @@ data:
 setup: $(VENV)/.installed data
 
 demo: setup
-	$(VENV)/bin/hf-nda show-negatives --dataset fashion_mnist --output outputs/negatives.png
+	$(VENV)/bin/hf-nda demo --output_dir outputs/demo
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

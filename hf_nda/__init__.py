@@ -9,9 +9,10 @@ __version__ = "0.1.0"
 from .modeling import (NDADiscriminator, NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator,
                        NDAGeneratorConfig, NDAGeneratorOutput)
 from .processing import NDAImageProcessor, get_transform
-from .registration import register_auto_classes
+from .registration import register_auto_classes, register_pipelines
 
 register_auto_classes()
+register_pipelines()
 
 __all__ = ["__version__", "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
            "NDAGeneratorConfig", "NDAGeneratorOutput", "NDAImageProcessor", "get_transform"]

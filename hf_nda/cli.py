@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 
 from . import __version__
 
-TRAINERS = {}  # family name -> module path with a main(argv) function; filled as families land
 
 
 def _show_negatives(args):
@@ -26,8 +26,37 @@ def _show_negatives(args):
 def _train(args, rest):
     import importlib
 
-    module = importlib.import_module(TRAINERS[args.family])
-    return module.main(rest)
+    from .trainers import TRAINER_MODULES
+
+    return importlib.import_module(TRAINER_MODULES[args.family]).main(rest)
+
+
+def _evaluate_ood(args):
+    from .evaluation.report import evaluate_ood, markdown_table
+
+    command = "hf-nda evaluate-ood " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else None
+    results = evaluate_ood(args.model, args.dataset, num_images=args.num_images, severity=args.severity,
+                           other_datasets=args.other_datasets, output_dir=args.output_dir,
+                           batch_size=args.batch_size, data_dir=args.data_dir, command=command,
+                           fid_samples=args.fid_samples)
+    print(markdown_table(results))
+    if "fid_style" in results:
+        print(f"FID-style distance (EfficientNet-Lite0 features, not Inception FID): {results['fid_style']['value']:.2f}")
+
+
+def _push(args):
+    from .hub import push_run
+
+    files = push_run(args.run_dir, args.repo_id, private=args.private, dry_run=args.dry_run)
+    print(("would upload" if args.dry_run else "uploaded") + f" {len(files)} files to {args.repo_id}")
+    if args.dry_run:
+        print("\n".join(files))
+
+
+def _demo(args):
+    from .demo import run_demo
+
+    run_demo(args.output_dir, steps=args.steps, seed=args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,11 +76,36 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--data_dir", default=None, help="folder with the raw dataset files (offline)")
     show.set_defaults(func=_show_negatives)
 
-    if TRAINERS:
-        train = sub.add_parser("train", help="train a model family (flags: hf-nda train FAMILY --help)",
-                               add_help=False)
-        train.add_argument("family", choices=sorted(TRAINERS))
-        train.set_defaults(func=_train, passthrough=True)
+    from .trainers import TRAINER_MODULES
+
+    train = sub.add_parser("train", help="train a model family (flags: hf-nda train FAMILY --help)", add_help=False)
+    train.add_argument("family", choices=sorted(TRAINER_MODULES))
+    train.set_defaults(func=_train, passthrough=True)
+
+    ev = sub.add_parser("evaluate-ood", help="score a test split against the OOD suite; write table and plots")
+    ev.add_argument("--model", required=True, help="model folder, run directory or Hub repo id")
+    ev.add_argument("--dataset", default="fashion_mnist", help="in-distribution dataset (its test split)")
+    ev.add_argument("--num_images", type=int, default=2000, help="in-distribution test images (and per OOD set)")
+    ev.add_argument("--severity", type=int, default=5, choices=range(1, 6), help="corruption severity")
+    ev.add_argument("--other_datasets", nargs="*", default=None, help="other datasets used as OOD sets")
+    ev.add_argument("--batch_size", type=int, default=256)
+    ev.add_argument("--fid_samples", type=int, default=1000, help="generated images for the FID-style distance (0: skip)")
+    ev.add_argument("--output_dir", default=None, help="where to write reports (default: the model folder)")
+    ev.add_argument("--data_dir", default=None)
+    ev.set_defaults(func=_evaluate_ood)
+
+    push = sub.add_parser("push", help="upload a run directory (all models + card) to the Hub")
+    push.add_argument("run_dir")
+    push.add_argument("repo_id")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--dry_run", action="store_true", help="list the files without uploading")
+    push.set_defaults(func=_push)
+
+    demo = sub.add_parser("demo", help="the main job: plain GAN vs NDA-GAN on Fashion-MNIST, OOD table, plots")
+    demo.add_argument("--output_dir", default="outputs/demo")
+    demo.add_argument("--steps", type=int, default=1200)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_demo)
     return parser
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
+from .pipelines import OODScoringPipeline
 from .processing import NDAImageProcessor
 
 MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator)]
+
+
+def register_pipelines() -> None:
+    if "ood-scoring" not in PIPELINE_REGISTRY.get_supported_tasks():
+        PIPELINE_REGISTRY.register_pipeline("ood-scoring", pipeline_class=OODScoringPipeline, pt_model=AutoModel,
+                                            type="image")
 
 
 def register_auto_classes() -> None:

@@ -2,6 +2,6 @@
 
 from .ood_suite import DEFAULT_OTHER, build_ood_suite
 from .sources import load_image_dataset
-from .tensors import dataset_labels, dataset_to_pixel_values
+from .tensors import cached_pixel_values, dataset_labels, dataset_to_pixel_values
 
-__all__ = ["DEFAULT_OTHER", "build_ood_suite", "load_image_dataset", "dataset_labels", "dataset_to_pixel_values"]
+__all__ = ["DEFAULT_OTHER", "build_ood_suite", "load_image_dataset", "cached_pixel_values", "dataset_labels", "dataset_to_pixel_values"]

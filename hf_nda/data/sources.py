@@ -15,11 +15,14 @@ Local builds are cached with ``save_to_disk`` under ``HF_NDA_CACHE`` (default
 
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -106,11 +109,27 @@ def _digits_local(data_dir: str | None):
 LOCAL_BUILDERS = {"fashion_mnist": _fashion_mnist_local, "mnist": _mnist_local, "digits": _digits_local}
 
 
-def _from_hub(name: str):
-    import datasets
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """A quick TCP check of the Hub endpoint, so an offline machine falls back at once instead of
+    waiting through the download client's retries."""
     from huggingface_hub import constants
 
-    if name not in HUB_IDS or constants.HF_HUB_OFFLINE or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return False
+    url = urllib.parse.urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _from_hub(name: str):
+    import datasets
+
+    if name not in HUB_IDS or not hub_reachable():
         return None
     try:
         ds = datasets.load_dataset(HUB_IDS[name])
@@ -137,6 +156,24 @@ def _cached_local(name: str, data_dir: str | None):
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         ds = datasets.load_from_disk(str(target))
+    return ds
+
+
+def load_local_path(path: str, split: str):
+    """A dataset saved with ``save_to_disk`` or an image folder (``datasets``' ``imagefolder``)."""
+    import datasets
+
+    path = Path(path)
+    if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+        ds = datasets.load_from_disk(str(path))
+    else:
+        ds = datasets.load_dataset("imagefolder", data_dir=str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise ValueError(f"{path} has splits {list(ds)}, not {split!r}")
+        ds = ds[split]
+    if "image" not in ds.column_names:
+        raise ValueError(f"{path} has no 'image' column (columns: {ds.column_names})")
     return ds
 
 

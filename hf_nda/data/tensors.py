@@ -6,6 +6,8 @@ skips per-step PIL decoding, which would otherwise dominate a CPU step.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -33,3 +35,35 @@ def dataset_labels(dataset, label_column: str = "label", limit: int | None = Non
     """The label column as a long tensor (first ``limit`` rows)."""
     labels = dataset[label_column] if limit is None else dataset[:limit][label_column]
     return torch.as_tensor(labels, dtype=torch.long)
+
+
+def cached_pixel_values(name: str, split: str, processor, *, data_dir: str | None = None):
+    """``(pixel_values, labels)`` of a named dataset split, processed once and cached as safetensors
+    under ``HF_NDA_CACHE`` (keyed by size and channels); a path to a saved dataset or an image folder
+    is processed without caching.
+    """
+    from pathlib import Path
+
+    from safetensors.torch import load_file, save_file
+
+    from .sources import cache_dir, load_image_dataset, load_local_path
+
+    if Path(name).exists():
+        dataset = load_local_path(name, split)
+        return dataset_to_pixel_values(dataset, processor), dataset_labels(dataset)
+    size, channels = processor.size, processor.num_channels
+    target = cache_dir() / "tensors" / f"{name}-{split}-{size.height}x{size.width}x{channels}.safetensors"
+    if data_dir is None and target.exists():
+        try:
+            tensors = load_file(target)
+            return tensors["pixel_values"], tensors["labels"]
+        except Exception:  # a damaged cache file is rebuilt, never trusted
+            target.unlink(missing_ok=True)
+    dataset = load_image_dataset(name, split, data_dir=data_dir)
+    pixel_values, labels = dataset_to_pixel_values(dataset, processor), dataset_labels(dataset)
+    if data_dir is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        save_file({"pixel_values": pixel_values.contiguous(), "labels": labels.contiguous()}, tmp)
+        os.replace(tmp, target)
+    return pixel_values, labels

@@ -33,8 +33,9 @@ class NDADiscriminatorOutput(ModelOutput):
 
 
 def _widths(config) -> list[int]:
+    """Channel widths at each resolution, coarsest first: base_channels · (2^(n-1), ..., 2, 1)."""
     n = NUM_RESAMPLES[config.image_size]
-    return [config.base_channels * 2 ** (n - i) for i in range(n + 1)]
+    return [config.base_channels * 2 ** (n - 1 - i) for i in range(n)]
 
 
 class NDAPreTrainedModel(PreTrainedModel):
@@ -78,14 +79,16 @@ class NDAGenerator(NDAPreTrainedModel):
         widths = _widths(config)
         self.base_size = config.image_size // 2 ** NUM_RESAMPLES[config.image_size]
         self.project = nn.Linear(config.latent_dim, widths[0] * self.base_size**2)
-        if config.architecture == "dcgan":
+        if config.architecture == "dcgan":  # the last transposed convolution outputs the image itself
             self.project_norm = ConditionalBatchNorm2d(widths[0], config.num_classes)
             self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:]))
             self.up_norms = nn.ModuleList(ConditionalBatchNorm2d(b, config.num_classes) for b in widths[1:])
+            self.to_image = nn.ConvTranspose2d(widths[-1], config.num_channels, 4, 2, 1)
         else:
-            self.blocks = nn.ModuleList(GeneratorBlock(a, b, config.num_classes) for a, b in zip(widths, widths[1:]))
+            self.blocks = nn.ModuleList(GeneratorBlock(a, b, config.num_classes)
+                                        for a, b in zip(widths, widths[1:] + widths[-1:]))
             self.out_norm = ConditionalBatchNorm2d(widths[-1], config.num_classes)
-        self.to_image = nn.Conv2d(widths[-1], config.num_channels, 3, padding=1)
+            self.to_image = nn.Conv2d(widths[-1], config.num_channels, 3, padding=1)
         self.post_init()
 
     def forward(self, latents: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
@@ -141,14 +144,12 @@ class NDADiscriminator(NDAPreTrainedModel):
         super().__init__(config)
         widths = _widths(config)[::-1]  # narrow to wide
         sn = config.spectral_norm
+        chans = [config.num_channels] + widths
         if config.architecture == "dcgan":
-            chans = [config.num_channels] + widths[:-1]
             self.downs = nn.ModuleList(maybe_sn(nn.Conv2d(a, b, 4, 2, 1), sn) for a, b in zip(chans, chans[1:]))
-            self.head_conv = maybe_sn(nn.Conv2d(chans[-1], widths[-1], 3, padding=1), sn)
         else:
-            chans = [config.num_channels] + widths[:-1]
             blocks = [DiscriminatorBlock(a, b, sn, first=i == 0) for i, (a, b) in enumerate(zip(chans, chans[1:]))]
-            blocks.append(DiscriminatorBlock(chans[-1], widths[-1], sn, down=False))
+            blocks.append(DiscriminatorBlock(widths[-1], widths[-1], sn, down=False))
             self.blocks = nn.ModuleList(blocks)
         self.classifier = maybe_sn(nn.Linear(widths[-1], 1), sn)
         if config.num_classes:
@@ -161,7 +162,6 @@ class NDADiscriminator(NDAPreTrainedModel):
         if self.config.architecture == "dcgan":
             for conv in self.downs:
                 h = nn.functional.leaky_relu(conv(h), 0.2)
-            h = nn.functional.leaky_relu(self.head_conv(h), 0.2)
         else:
             for block in self.blocks:
                 h = block(h)

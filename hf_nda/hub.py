@@ -1,0 +1,113 @@
+"""Saving, model cards and Hub upload for models and whole training runs.
+
+A run directory is Hub-ready as it is: one sub-folder per model (each a complete
+``save_pretrained`` folder with its processor config and model card), plus, at the top, the card
+of the run and a pointer that makes the run itself load as its *scoring* model: a copy of that
+model's ``config.json`` and a ``model.safetensors.index.json`` whose weight map names the
+sub-folder's ``model.safetensors``. So ``AutoModel.from_pretrained(run)`` and
+``pipeline("ood-scoring", model=run)`` work on the run directory or its repo id without a second
+copy of the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from huggingface_hub import ModelCard, ModelCardData
+
+CARD_TEMPLATES = Path(__file__).parent / "model_cards"
+RESULTS_FILE = "ood_results.json"
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    old = final.with_name(f".old-{final.name}")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_pretrained_atomic(model, path: str | Path, processor=None, card: ModelCard | None = None) -> Path:
+    """``save_pretrained`` (+ processor and card) into a temporary folder, then rename into place,
+    so an interrupted save never leaves a half-written model folder."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    if processor is not None:
+        processor.save_pretrained(tmp)
+    if card is not None:
+        card.save(tmp / "README.md")
+    _replace_dir(tmp, path)
+    return path
+
+
+def link_scoring_model(run_dir: str | Path, subfolder: str) -> None:
+    """Make ``run_dir`` itself load as the model in ``run_dir/subfolder`` (see module docstring)."""
+    from safetensors import safe_open
+
+    run_dir = Path(run_dir)
+    sub = run_dir / subfolder
+    shutil.copyfile(sub / "config.json", run_dir / "config.json")
+    if (sub / "preprocessor_config.json").exists():
+        shutil.copyfile(sub / "preprocessor_config.json", run_dir / "preprocessor_config.json")
+    with safe_open(sub / "model.safetensors", "pt") as f:
+        keys = list(f.keys())
+    index = {"metadata": {"linked_from": subfolder}, "weight_map": {k: f"{subfolder}/model.safetensors" for k in keys}}
+    (run_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+
+
+def read_results(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / RESULTS_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def build_card(family: str, *, dataset: str, tags: list[str], command: str, context: dict,
+               results: dict | None = None) -> ModelCard:
+    """Render ``model_cards/<family>.md`` with card metadata (library, tags, dataset, metrics)."""
+    eval_results = None
+    if results:
+        from huggingface_hub import EvalResult
+
+        eval_results = [EvalResult(task_type="image-classification", task_name="out-of-distribution detection",
+                                   dataset_type=dataset, dataset_name=f"{dataset} (test) vs {name}",
+                                   metric_type="roc_auc", metric_name=f"AUROC vs {name}", metric_value=round(row["AUROC"], 4))
+                        for name, row in results.get("metrics", {}).items()]
+    data = ModelCardData(library_name="hf_nda", license="apache-2.0", tags=["hf_nda", *tags],
+                         datasets=[_hub_dataset_id(dataset)], metrics=["roc_auc"] if results else None,
+                         model_name=context.get("model_name", family), eval_results=eval_results)
+    return ModelCard.from_template(data, template_path=str(CARD_TEMPLATES / f"{family}.md"),
+                                   command=command, results=results, **context)
+
+
+def _hub_dataset_id(name: str) -> str:
+    from .data.sources import HUB_IDS
+
+    return HUB_IDS.get(name, name)
+
+
+def push_run(run_dir: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
+             dry_run: bool = False) -> list[str]:
+    """Upload a run directory (all model folders, the run card, samples and plots) to ``repo_id``.
+    Checkpoints and logs stay local. Returns the uploaded paths."""
+    from huggingface_hub import HfApi
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "README.md").exists() or not (run_dir / "config.json").exists():
+        raise ValueError(f"{run_dir} is not a finished run directory (no README.md / config.json); train first")
+    local_only = ("checkpoints", "logs")
+    ignore = [f"{d}/*" for d in local_only] + [".tmp-*/*", ".old-*/*"]
+    files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
+                   if p.is_file() and p.relative_to(run_dir).parts[0] not in local_only
+                   and not p.relative_to(run_dir).parts[0].startswith((".tmp-", ".old-")))
+    if dry_run:
+        return files
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=str(run_dir), ignore_patterns=ignore,
+                      commit_message="Upload hf_nda run")
+    return files
