@@ -2,11 +2,12 @@
 
 A run directory is Hub-ready as it is: one sub-folder per model (each a complete
 ``save_pretrained`` folder with its processor config and model card), plus, at the top, the card
-of the run and a pointer that makes the run itself load as its *scoring* model: a copy of that
-model's ``config.json`` and a ``model.safetensors.index.json`` whose weight map names the
-sub-folder's ``model.safetensors``. So ``AutoModel.from_pretrained(run)`` and
-``pipeline("ood-scoring", model=run)`` work on the run directory or its repo id without a second
-copy of the weights.
+of the run and a copy of its *scoring* model (config, weights, processor config), so that
+``AutoModel.from_pretrained(run)`` and ``pipeline("ood-scoring", model=run)`` work on the run
+directory or its repo id. The copy is a real file rather than an index pointing into the
+sub-folder: transformers probes for a top-level ``model.safetensors`` first, and Hub-API servers
+other than the Hub (mirrors such as olah) answer that probe for a missing file with an error
+transformers does not recover from. Scoring models are small (a discriminator or an encoder).
 """
 
 from __future__ import annotations
@@ -47,18 +48,13 @@ def save_pretrained_atomic(model, path: str | Path, processor=None, card: ModelC
 
 
 def link_scoring_model(run_dir: str | Path, subfolder: str) -> None:
-    """Make ``run_dir`` itself load as the model in ``run_dir/subfolder`` (see module docstring)."""
-    from safetensors import safe_open
-
+    """Copy the model in ``run_dir/subfolder`` to the top of ``run_dir`` (see module docstring)."""
     run_dir = Path(run_dir)
-    sub = run_dir / subfolder
-    shutil.copyfile(sub / "config.json", run_dir / "config.json")
-    if (sub / "preprocessor_config.json").exists():
-        shutil.copyfile(sub / "preprocessor_config.json", run_dir / "preprocessor_config.json")
-    with safe_open(sub / "model.safetensors", "pt") as f:
-        keys = list(f.keys())
-    index = {"metadata": {"linked_from": subfolder}, "weight_map": {k: f"{subfolder}/model.safetensors" for k in keys}}
-    (run_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
+        if (run_dir / subfolder / name).exists():
+            tmp = run_dir / f".tmp-{name}"
+            shutil.copyfile(run_dir / subfolder / name, tmp)
+            os.replace(tmp, run_dir / name)
 
 
 def read_results(run_dir: str | Path) -> dict | None:

@@ -25,7 +25,7 @@ class NDAGeneratorOutput(ModelOutput):
 
 @dataclass
 class NDADiscriminatorOutput(ModelOutput):
-    """logits: N real-vs-fake logits (higher = more like the training data); features: N,D pooled
+    """logits: N real-vs-fake logits (higher = more like the training data); features: N,D
     features the logit is a linear function of."""
 
     logits: torch.FloatTensor | None = None
@@ -41,6 +41,17 @@ def _widths(config) -> list[int]:
 class NDAPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("image",)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """``PreTrainedModel.from_pretrained``, with a damaged weights file reported as such."""
+        from safetensors import SafetensorError
+
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as err:
+            raise ValueError(f"the weights of {pretrained_model_name_or_path} are corrupt or incomplete "
+                             f"(safetensors: {err}); re-download the model or export it again") from err
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -151,9 +162,13 @@ class NDADiscriminator(NDAPreTrainedModel):
             blocks = [DiscriminatorBlock(a, b, sn, first=i == 0) for i, (a, b) in enumerate(zip(chans, chans[1:]))]
             blocks.append(DiscriminatorBlock(widths[-1], widths[-1], sn, down=False))
             self.blocks = nn.ModuleList(blocks)
-        self.classifier = maybe_sn(nn.Linear(widths[-1], 1), sn)
+        # DCGAN reads the whole final feature map (keeps where things are: what tells a jigsaw from
+        # a real image); the residual D sums it, as SNGAN/BigGAN do.
+        base = config.image_size // 2 ** NUM_RESAMPLES[config.image_size]
+        feature_dim = widths[-1] * (base * base if config.architecture == "dcgan" else 1)
+        self.classifier = maybe_sn(nn.Linear(feature_dim, 1), sn)
         if config.num_classes:
-            self.class_embed = maybe_sn(nn.Embedding(config.num_classes, widths[-1]), sn)
+            self.class_embed = maybe_sn(nn.Embedding(config.num_classes, feature_dim), sn)
         self.post_init()
 
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
@@ -162,11 +177,11 @@ class NDADiscriminator(NDAPreTrainedModel):
         if self.config.architecture == "dcgan":
             for conv in self.downs:
                 h = nn.functional.leaky_relu(conv(h), 0.2)
+            features = h.flatten(1)
         else:
             for block in self.blocks:
                 h = block(h)
-            h = torch.relu(h)
-        features = h.sum(dim=(2, 3))
+            features = torch.relu(h).sum(dim=(2, 3))
         logits = self.classifier(features).squeeze(1)
         if self.config.num_classes:
             logits = logits + (self.class_embed(labels) * features).sum(dim=1)  # projection discriminator

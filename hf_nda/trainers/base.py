@@ -131,6 +131,7 @@ class BaseTrainer:
         self.batches = StepBatches(len(self.train_images), args.batch_size, args.seed + args.dataloader_seed_offset,
                                    self.accelerator.process_index, self.accelerator.num_processes)
         self.step = 0
+        self.log_history: list[dict] = []  # every logged step, also written to log_history.json
 
     # ---- what a family provides -------------------------------------------------------------
     def build(self) -> None:
@@ -210,6 +211,7 @@ class BaseTrainer:
             bar.update(1)
             if self.step % args.logging_steps == 0 or self.step == args.max_steps:
                 acc.log(logs, step=self.step)
+                self.log_history.append({"step": self.step, **logs})
                 bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()})
             if args.save_steps and self.step % args.save_steps == 0 and self.step < args.max_steps:
                 self.save_checkpoint()
@@ -222,6 +224,8 @@ class BaseTrainer:
         self.save_samples()
         if acc.is_main_process:
             self.export(self.output_dir)
+            with open(self.output_dir / "log_history.json", "a") as f:  # appended across resumes
+                f.writelines(json.dumps(row) + "\n" for row in self.log_history)
         acc.wait_for_everyone()
         acc.end_training()
         if args.push_to_hub and acc.is_main_process:

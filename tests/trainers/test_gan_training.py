@@ -1,0 +1,99 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel
+
+import hf_nda  # noqa: F401
+from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments
+
+TINY = ["--dataset", "digits", "--image_size", "28", "--batch_size", "16", "--g_channels", "8", "--d_channels", "8",
+        "--latent_dim", "16", "--d_steps", "1", "--report_to", "none", "--logging_steps", "1"]
+
+
+def run_module(argv, env_extra=None, check=True):
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.run([sys.executable, "-m", "hf_nda.trainers.gan", *argv], env=env, capture_output=True,
+                          text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr[-3000:])
+    return proc
+
+
+def test_training_lowers_d_loss_and_moves_g(tmp_path):
+    args = NDAGANTrainingArguments(output_dir=str(tmp_path / "run"), dataset="digits", image_size=28, batch_size=32,
+                                   g_channels=8, d_channels=8, latent_dim=16, d_steps=1, max_steps=150,
+                                   logging_steps=1, save_steps=0, sample_steps=0, report_to="none", ema_decay=0.0)
+    trainer = NDAGANTrainer(args, argv=[])
+    g0 = {k: v.clone() for k, v in trainer.unwrap("generator").state_dict().items()}
+    z = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = trainer.unwrap("generator").eval()(z).images
+    trainer.train()
+    d_losses = [row["d_loss"] for row in trainer.log_history]
+    assert sum(d_losses[-20:]) / 20 < sum(d_losses[:5]) / 5 - 0.2  # hinge D loss starts near 2
+    g1 = trainer.unwrap("generator").state_dict()
+    assert any(not torch.equal(g0[k], g1[k]) for k in g0 if g0[k].is_floating_point())
+    with torch.no_grad():
+        after = trainer.unwrap("generator").eval()(z).images
+    assert (after - before).abs().mean() > 0.01
+    # the run directory: both models load with AutoModel and give the trained model's outputs
+    run = tmp_path / "run"
+    for name in ("generator", "discriminator", "checkpoints", "samples", "README.md", "run_info.json",
+                 "preprocessor_config.json", "log_history.json"):
+        assert (run / name).exists(), name
+    g_loaded = AutoModel.from_pretrained(run / "generator").eval()
+    assert torch.equal(g_loaded(z).images, after)
+    d_loaded = AutoModel.from_pretrained(run)  # the run itself loads as its discriminator
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    assert torch.equal(d_loaded(x).logits, trainer.unwrap("discriminator").eval()(x).logits)
+    assert "hf-nda train gan" in (run / "README.md").read_text()
+
+
+def test_killed_run_resumes_to_identical_weights(tmp_path):
+    common = TINY + ["--max_steps", "8", "--save_steps", "4", "--sample_steps", "0", "--nda", "jigsaw"]
+    run_module(common + ["--output_dir", str(tmp_path / "straight")])
+    killed = run_module(common + ["--output_dir", str(tmp_path / "resumed")],
+                        env_extra={"HF_NDA_ABORT_AFTER_STEP": "4"}, check=False)
+    assert killed.returncode == -9  # SIGKILL right after the step-4 checkpoint
+    assert not (tmp_path / "resumed" / "generator").exists()
+    assert (tmp_path / "resumed" / "checkpoints" / "step-0000004" / "trainer_state.json").exists()
+    run_module(common + ["--output_dir", str(tmp_path / "resumed")])
+    for part in ("generator", "discriminator"):
+        a = load_file(tmp_path / "straight" / part / "model.safetensors")
+        b = load_file(tmp_path / "resumed" / part / "model.safetensors")
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{part}/{key}"
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.json").read_text().splitlines()]
+    assert steps == [5, 6, 7, 8]  # the resumed process ran only the remaining steps
+
+
+def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", "29533", "-m", "hf_nda.trainers.gan", *TINY, "--max_steps", "4", "--save_steps", "2",
+           "--output_dir", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "run_info.json").read_text())["family"] == "gan"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000004"]
+    assert len(list((out / "generator").glob("*.safetensors"))) == 1
+    assert AutoModel.from_pretrained(out / "discriminator") is not None
+
+
+def test_cli_entry_points_and_bad_flags(tmp_path):
+    from hf_nda.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "gan", "--help"])
+    assert exit_info.value.code == 0
+    with pytest.raises(ValueError, match="loss must be one of"):
+        main(["train", "gan", "--output_dir", str(tmp_path), "--loss", "wgan"])
+    with pytest.raises(ValueError, match="unknown transform"):
+        main(["train", "gan", "--output_dir", str(tmp_path), "--nda", "swirl"])
