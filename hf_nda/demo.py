@@ -31,9 +31,10 @@ def comparison_table(results: dict[str, dict]) -> str:
         bold = name == "mean"
         fmt = (lambda v: f"**{v:.3f}**") if bold else (lambda v: f"{v:.3f}")
         lines.append(f"| {'**mean**' if bold else name} | {fmt(plain)} | {fmt(nda)} |")
-    fids = [results[k].get("fid_style", {}).get("value") for k in ("plain", "nda")]
-    if all(v is not None for v in fids):
-        lines.append(f"| FID-style distance (EfficientNet-Lite0, lower is better) | {fids[0]:.2f} | {fids[1]:.2f} |")
+    fids = [results[k].get("fid_style") for k in ("plain", "nda")]
+    if all(fids):
+        lines.append(f"| FID-style distance, EfficientNet-Lite0 features (lower is better; real vs real: "
+                     f"{fids[0]['real_reference']:.1f}) | {fids[0]['value']:.1f} | {fids[1]['value']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,3 +25,16 @@ def batch():
 
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture(scope="session")
+def tiny_gan_run(tmp_path_factory):
+    """A finished 3-step NDA-GAN run on sklearn digits at 28 px (tiny widths): a real run directory."""
+    from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments
+
+    out = tmp_path_factory.mktemp("tiny_gan") / "run"
+    args = NDAGANTrainingArguments(output_dir=str(out), dataset="digits", image_size=28, batch_size=8, g_channels=8,
+                                   d_channels=8, latent_dim=16, d_steps=1, max_steps=3, report_to="none",
+                                   save_steps=0, sample_steps=0)
+    NDAGANTrainer(args, argv=["--dataset", "digits", "--max_steps", "3"]).train()
+    return out

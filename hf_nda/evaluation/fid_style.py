@@ -9,6 +9,7 @@ pooled features of two image sets. Statistics of real sets are cached as safeten
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,12 @@ def statistics(feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """‖μ1-μ2‖² + Tr(Σ1 + Σ2 - 2(Σ1Σ2)^½)."""
-    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    if not np.isfinite(covmean).all():  # nearly singular product: nudge the diagonals
-        eps = np.eye(len(mu1)) * 1e-6
-        covmean = linalg.sqrtm((sigma1 + eps) @ (sigma2 + eps))
+    with warnings.catch_warnings():  # fewer samples than dimensions: singular, handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():  # as the reference FID code: retry with a tiny ridge
+            eps = np.eye(len(mu1)) * 1e-6
+            covmean = linalg.sqrtm((sigma1 + eps) @ (sigma2 + eps))
     covmean = covmean.real
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))

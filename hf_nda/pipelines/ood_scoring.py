@@ -74,6 +74,13 @@ class OODScoringPipeline(Pipeline):
             return [{"score": s} for s in scores]
         return [{"score": s, "is_ood": s > threshold} for s in scores]
 
+    def save_pretrained(self, save_directory, **kwargs):
+        """Save the model (with its fitted threshold) and the image processor. The base class would
+        also copy this pipeline's source as remote code, which a registered library task does not
+        need (``import hf_nda`` registers it) and which fails on the package's relative imports."""
+        self.model.save_pretrained(save_directory, **kwargs)
+        self.image_processor.save_pretrained(save_directory)
+
     def scores(self, inputs, batch_size: int | None = None) -> torch.Tensor:
         """Scores of ``inputs`` as one 1-D float tensor (what metrics and plots consume)."""
         results = self(_as_sequence(inputs), batch_size=batch_size)

@@ -46,6 +46,23 @@ def as_image_list(images) -> list:
     return [_one_image(im) for im in images]
 
 
+def _stack_uniform(images: list):
+    """N,C,H,W tensor of a list of same-shape, same-dtype numpy arrays or tensors (3-D, channels
+    first or last, as transformers infers them); None for anything else (PIL, mixed shapes)."""
+    first = images[0]
+    kind = type(first)
+    if kind not in (np.ndarray, torch.Tensor) or first.ndim != 3 or len(images) < 2:
+        return None
+    if any(type(im) is not kind or im.shape != first.shape or im.dtype != first.dtype for im in images):
+        return None
+    from transformers.image_utils import ChannelDimension, infer_channel_dimension_format
+
+    stacked = torch.from_numpy(np.stack(images)) if kind is np.ndarray else torch.stack(images)
+    if infer_channel_dimension_format(first, num_channels=(1, 3, 4)) == ChannelDimension.LAST:
+        stacked = stacked.permute(0, 3, 1, 2)
+    return stacked.contiguous()
+
+
 class NDAImageProcessorKwargs(ImagesKwargs, total=False):
     num_channels: int
     negatives: list
@@ -78,6 +95,7 @@ class NDAImageProcessor(TorchvisionBackend):
     do_normalize = True
     num_channels = 1
     negatives = ["jigsaw"]
+    disable_grouping = False  # stack same-sized images and process them as one batch, on CPU too
 
     def __init__(self, **kwargs):
         channels = kwargs.get("num_channels", self.num_channels)
@@ -92,26 +110,34 @@ class NDAImageProcessor(TorchvisionBackend):
     def _prepare_images_structure(self, images, expected_ndims: int = 3):
         return super()._prepare_images_structure(as_image_list(images), expected_ndims=expected_ndims)
 
+    def _prepare_image_like_inputs(self, images, *args, expected_ndims: int = 3, **kwargs):
+        # Fast path for the common case of equally shaped arrays/tensors (a batch from a dataset):
+        # one stacked conversion instead of one per image, which dominates small-image pipelines.
+        batch = _stack_uniform(as_image_list(images))
+        if batch is None:
+            return super()._prepare_image_like_inputs(images, *args, expected_ndims=expected_ndims, **kwargs)
+        return list(self._checked(batch).unbind(0))
+
     def process_image(self, image, *args, **kwargs) -> torch.Tensor:
         if isinstance(image, np.ndarray) and image.dtype == np.bool_:
             image = image.astype(np.uint8) * 255
-        image = super().process_image(image, *args, **kwargs)
+        return self._checked(super().process_image(image, *args, **kwargs))
+
+    def _checked(self, image: torch.Tensor) -> torch.Tensor:
+        """Reject NaN/inf and convert the channel axis (dim -3) to ``num_channels``."""
         if image.is_floating_point() and not torch.isfinite(image).all():
             raise ValueError("an input image contains NaN or infinite values")
-        return self._to_channels(image)
-
-    def _to_channels(self, image: torch.Tensor) -> torch.Tensor:
-        have = image.shape[0]
+        have = image.shape[-3]
         if have == 4:  # RGBA: drop alpha
-            image, have = image[:3], 3
+            image, have = image[..., :3, :, :], 3
         if have == self.num_channels:
             return image
         if have == 3 and self.num_channels == 1:
             weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-            gray = (image.float() * weights).sum(0, keepdim=True)
+            gray = (image.float() * weights).sum(-3, keepdim=True)
             return gray.round().to(image.dtype) if not image.is_floating_point() else gray.to(image.dtype)
         if have == 1 and self.num_channels == 3:
-            return image.expand(3, -1, -1).contiguous()
+            return image.expand(*image.shape[:-3], 3, *image.shape[-2:]).contiguous()
         raise ValueError(f"cannot convert an image with {have} channels to num_channels={self.num_channels}")
 
     def negatives_of(self, pixel_values: torch.Tensor, generator: torch.Generator | None = None,

@@ -202,7 +202,7 @@ class BaseTrainer:
             acc.init_trackers(f"hf_nda_{self.family}", config=_flat_config(args))
         abort_after = int(os.environ.get("HF_NDA_ABORT_AFTER_STEP", "0"))  # crash drill for resume tests
         bar = tqdm(total=args.max_steps, initial=self.step, disable=not acc.is_local_main_process,
-                   desc=f"{self.family}", dynamic_ncols=True)
+                   desc=f"{self.family}", dynamic_ncols=True, mininterval=1.0)
         while self.step < args.max_steps:
             logs = self.training_step(self.step, self.step_generator(self.step))
             for name, ema in self.ema.items():

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments
-
 REPO_ID = "hf-nda-test/tiny-nda-gan"
 OLAH_LAUNCHER = Path(__file__).with_name("olah_hub.py")
 
@@ -49,13 +47,8 @@ def _free_port():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hubrun") / "run"
-    args = NDAGANTrainingArguments(output_dir=str(out), dataset="digits", image_size=28, batch_size=8, g_channels=8,
-                                   d_channels=8, latent_dim=16, d_steps=1, max_steps=3, report_to="none",
-                                   save_steps=0, sample_steps=0)
-    NDAGANTrainer(args, argv=[]).train()
-    return out
+def run_dir(tiny_gan_run):
+    return tiny_gan_run
 
 
 @pytest.fixture(scope="module")

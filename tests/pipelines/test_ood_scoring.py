@@ -37,7 +37,7 @@ def test_scores_equal_the_discriminator_called_directly(model_dir, images):
         got = torch.tensor([r["score"] for r in pipe(images, batch_size=batch_size)])
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     single = pipe(images[0])
-    assert isinstance(single, dict) and single["score"] == pytest.approx(expected[0].item(), abs=1e-5)
+    assert isinstance(single, dict) and single["score"] == pytest.approx(expected[0].item(), rel=1e-5)
 
 
 def test_every_input_form(model_dir, images, tmp_path):
