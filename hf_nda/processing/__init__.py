@@ -5,6 +5,7 @@ from .corruptions import CORRUPTIONS, corrupt
 from .image_processing_nda import NDAImageProcessor
 from .negatives import CutMix, Cutout, Jigsaw, Mixup, OtherClass, Stitch
 from .positives import GaussianNoise, HorizontalFlip, RandomCrop
+from .views import MoCoV2Views
 
 NEGATIVE_NAMES = ["jigsaw", "stitch", "cutout", "cutmix", "mixup"]
 POSITIVE_NAMES = ["randomcrop", "flip", "gaussian"]
@@ -12,4 +13,4 @@ POSITIVE_NAMES = ["randomcrop", "flip", "gaussian"]
 __all__ = ["TRANSFORMS", "BatchTransform", "OneOf", "check_batch", "get_transform", "transform_from_dict",
            "CORRUPTIONS", "corrupt", "NDAImageProcessor", "CutMix", "Cutout", "Jigsaw", "Mixup",
            "OtherClass", "Stitch", "GaussianNoise", "HorizontalFlip", "RandomCrop", "NEGATIVE_NAMES",
-           "POSITIVE_NAMES"]
+           "POSITIVE_NAMES", "MoCoV2Views"]

@@ -142,6 +142,16 @@ class BaseTrainer:
         """One optimisation step; returns scalars to log."""
         raise NotImplementedError
 
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """Tensors to checkpoint beside models and optimizers (EMA copies; families add theirs,
+        e.g. a momentum encoder and its queue)."""
+        return {f"ema.{name}.{k}": v for name, ema in self.ema.items() for k, v in ema.state_dict().items()}
+
+    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        for name, ema in self.ema.items():
+            prefix = f"ema.{name}."
+            ema.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
     def sample_images(self) -> torch.Tensor | None:
         """Images in [-1, 1] for the periodic sample grid (None: no grid)."""
         return None
@@ -253,9 +263,8 @@ class BaseTrainer:
             tmp.parent.mkdir(parents=True, exist_ok=True)
         acc.wait_for_everyone()
         acc.save_state(str(tmp), safe_serialization=True)
-        if acc.is_main_process:
-            for name, ema in self.ema.items():  # safetensors, not accelerate's pickled custom state
-                save_file(_contiguous(ema.state_dict()), tmp / f"ema_{name}.safetensors")
+        if acc.is_main_process:  # safetensors, not accelerate's pickled custom state
+            save_file(_contiguous(self.extra_state()), tmp / "extra_state.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps({"step": self.step, "command": self.command}))
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)  # atomic: the checkpoint appears whole or not at all
@@ -269,8 +278,7 @@ class BaseTrainer:
             return 0
         latest = found[-1]
         self.accelerator.load_state(str(latest))
-        for name, ema in self.ema.items():
-            ema.load_state_dict(load_file(latest / f"ema_{name}.safetensors", device=str(self.accelerator.device)))
+        self.load_extra_state(load_file(latest / "extra_state.safetensors", device=str(self.accelerator.device)))
         step = json.loads((latest / "trainer_state.json").read_text())["step"]
         logger.info("resumed from %s (step %d)", latest, step)
         return step
