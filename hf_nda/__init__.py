@@ -6,7 +6,8 @@ image processor with ``AutoImageProcessor`` and its pipeline tasks.
 
 __version__ = "0.1.0"
 
-from .modeling import (NDADiscriminator, NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator,
+from .modeling import (ContrastiveEncoder, ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
+                       NDADiscriminator, NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator,
                        NDAGeneratorConfig, NDAGeneratorOutput)
 from .processing import NDAImageProcessor, get_transform
 from .registration import register_auto_classes, register_pipelines
@@ -14,5 +15,6 @@ from .registration import register_auto_classes, register_pipelines
 register_auto_classes()
 register_pipelines()
 
-__all__ = ["__version__", "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
+__all__ = ["__version__", "ContrastiveEncoder", "ContrastiveEncoderConfig", "ContrastiveEncoderForImageClassification",
+           "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
            "NDAGeneratorConfig", "NDAGeneratorOutput", "NDAImageProcessor", "get_transform"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
+from .modeling import (ContrastiveEncoder, ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
+                       NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
 from .pipelines import OODScoringPipeline
 from .processing import NDAImageProcessor
 
-MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator)]
+MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator),
+          (ContrastiveEncoderConfig, ContrastiveEncoder)]
 
 
 def register_pipelines() -> None:
@@ -24,3 +26,5 @@ def register_auto_classes() -> None:
         AutoModel.register(config_class, model_class, exist_ok=True)
         AutoImageProcessor.register(config_class, image_processor_classes={"torchvision": NDAImageProcessor},
                                     exist_ok=True)
+    AutoModelForImageClassification.register(ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
+                                             exist_ok=True)

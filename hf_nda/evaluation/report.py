@@ -42,13 +42,19 @@ def evaluate_ood(model: str, dataset: str = "fashion_mnist", *, num_images: int 
     processor = scorer.image_processor
     in_test, _ = cached_pixel_values(dataset, "test", processor, data_dir=data_dir)
     in_test = in_test[:num_images]
+    if hasattr(scorer.model, "fit_ood") and not scorer.model.config.ood_num_fitted:
+        fit_images, _ = cached_pixel_values(dataset, "train", processor, data_dir=data_dir)
+        scorer.fit(fit_images[:num_images], batch_size=batch_size)  # features of held-out train images
+        logger.info("fitted the encoder's %s scorer on %d training images", scorer.model.config.ood_method, num_images)
     other = DEFAULT_OTHER.get(dataset, []) if other_datasets is None else other_datasets
     suite = build_ood_suite(in_test, processor, other_datasets=other, severity=severity, seed=seed)
     in_scores = scorer.scores(in_test, batch_size=batch_size)
     suite_scores = {name: scorer.scores(images, batch_size=batch_size) for name, images in suite.items()}
     metrics = {name: ood_metrics(in_scores, s) for name, s in suite_scores.items()}
     metrics["mean"] = {k: sum(m[k] for m in metrics.values()) / len(metrics) for k in METRIC_NAMES}
+    method = getattr(scorer.model.config, "ood_method", None) or "discriminator logit"
     results = {"dataset": dataset, "num_in_distribution": len(in_test), "severity": severity, "metrics": metrics,
+               "method": method,
                "command": command or f"hf-nda evaluate-ood --model {model} --dataset {dataset}"}
     run_dir = Path(model) if Path(model).is_dir() else None
     if run_dir is not None and (run_dir / "generator").is_dir() and fid_samples:

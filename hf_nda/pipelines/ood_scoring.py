@@ -13,9 +13,11 @@ class OODScoringPipeline(Pipeline):
     """Scores images by how *out-of-distribution* they look: **higher = more OOD**.
 
     With an :class:`~hf_nda.NDADiscriminator` the score is the negated discriminator logit (it
-    needs no fitting). :meth:`fit` sets a threshold from in-distribution images (at a chosen
-    in-distribution true-positive rate) and stores it in the model config, so it survives
-    ``save_pretrained`` / ``from_pretrained``; after that each result also has ``is_ood``.
+    needs no fitting). With a :class:`~hf_nda.ContrastiveEncoder` it is the distance of the image's
+    features to features of in-distribution images stored by :meth:`fit` (kNN cosine distance or
+    Mahalanobis, ``model.config.ood_method``). :meth:`fit` also sets a threshold (at a chosen
+    in-distribution true-positive rate); both are saved with the model, and after fitting each
+    result also has ``is_ood``.
 
     Inputs: one image or a list of them (PIL, numpy, tensors, file paths), an N,C,H,W tensor, a
     ``datasets`` image column or a ``datasets.Dataset`` with an ``image`` column. Images are
@@ -86,12 +88,28 @@ class OODScoringPipeline(Pipeline):
         results = self(_as_sequence(inputs), batch_size=batch_size)
         return torch.tensor([r["score"] for r in results])
 
+    @torch.no_grad()
+    def features(self, inputs, batch_size: int | None = None) -> torch.Tensor:
+        """The model's ``features`` output for ``inputs`` (N,F), batched like scoring."""
+        images = _as_sequence(inputs)
+        batch_size = batch_size or self._batch_size or 64
+        chunks = []
+        for start in range(0, len(images), batch_size):
+            pixel_values = self.preprocess(images[start:start + batch_size])["pixel_values"].to(self.device)
+            chunks.append(self.model(pixel_values=pixel_values).features.float())
+        return torch.cat(chunks)
+
     def fit(self, in_distribution, tpr: float = 0.95, batch_size: int | None = None) -> float:
         """Set the threshold so that a fraction ``tpr`` of ``in_distribution`` images score at or
         below it (are kept as in-distribution). Stored in ``model.config``; returns it."""
         if not 0 < tpr < 1:
             raise ValueError(f"tpr must be in (0, 1), got {tpr}")
-        scores = self.scores(in_distribution, batch_size=batch_size)
+        if hasattr(self.model, "fit_ood"):  # feature-distance scorers first store the features
+            features = self.features(in_distribution, batch_size=batch_size)
+            self.model.fit_ood(features)
+            scores = self.model.ood_scores_from_features(features, exclude_self=True).cpu()
+        else:
+            scores = self.scores(in_distribution, batch_size=batch_size)
         threshold = float(torch.quantile(scores.double(), tpr))
         self.model.config.ood_threshold = threshold
         self.model.config.ood_threshold_tpr = tpr

@@ -33,7 +33,7 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from accelerate.utils import ProjectConfiguration, set_seed
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
@@ -113,8 +113,11 @@ class BaseTrainer:
         self.output_dir = Path(args.output_dir)
         self.command = "hf-nda train " + self.family + " " + shlex.join(argv if argv is not None else sys.argv[1:])
         trackers = None if args.report_to in ("none", "", None) else args.report_to.split(",")
+        # torchrun / `accelerate launch --multi_gpu` on a machine without CUDA: Accelerate only sets up
+        # gloo DDP when told the processes are CPU ones (otherwise each process trains alone).
+        cpu_ddp = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
         self.accelerator = Accelerator(
-            mixed_precision=args.mixed_precision, log_with=trackers,
+            cpu=cpu_ddp, mixed_precision=args.mixed_precision, log_with=trackers,
             project_config=ProjectConfiguration(project_dir=str(self.output_dir),
                                                 logging_dir=str(self.output_dir / "logs")))
         set_seed(args.seed)  # model initialisation is identical on every process and every resume
@@ -162,8 +165,8 @@ class BaseTrainer:
 
     # ---- helpers for families ------------------------------------------------------------------
     def add_ema(self, name: str, decay: float) -> None:
-        """Keep an exponential moving average of ``self.models[name]`` (buffers copied too)."""
-        self.ema[name] = AveragedModel(self.models[name], multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        """Keep an exponential moving average of ``self.models[name]`` (buffers averaged too)."""
+        self.ema[name] = AveragedModel(self.unwrap(name), multi_avg_fn=_ema_with_warmup(decay), use_buffers=True)
 
     def unwrap(self, name: str) -> torch.nn.Module:
         return self.accelerator.unwrap_model(self.models[name])
@@ -204,7 +207,8 @@ class BaseTrainer:
         args, acc = self.args, self.accelerator
         if acc.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            info = {"family": self.family, "command": self.command, "args": dataclasses.asdict(args)}
+            info = {"family": self.family, "command": self.command, "num_processes": acc.num_processes,
+                    "args": dataclasses.asdict(args)}
             (self.output_dir / "run_info.json").write_text(json.dumps(info, indent=2))
         acc.wait_for_everyone()
         self.step = self.resume_if_possible() if args.resume else 0
@@ -294,6 +298,23 @@ class BaseTrainer:
 
         save_image_grid(images, self.output_dir / "samples" / f"{CHECKPOINT_PREFIX}{self.step:07d}.png",
                         nrow=int(len(images) ** 0.5))
+
+
+def _ema_with_warmup(decay: float):
+    """EMA update whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n updates: a fixed
+    0.999 would still be averaging in the random initialisation after a short run (torch's
+    ``get_ema_multi_avg_fn`` has no warm-up)."""
+
+    @torch.no_grad()
+    def update(ema_params, params, num_averaged):
+        weight = 1 - min(decay, (1 + int(num_averaged)) / (10 + int(num_averaged)))
+        for ema_param, param in zip(ema_params, params):
+            if ema_param.is_floating_point():
+                ema_param.lerp_(param, weight)
+            else:  # counters such as BatchNorm's num_batches_tracked
+                ema_param.copy_(param)
+
+    return update
 
 
 def _contiguous(state: dict) -> dict:

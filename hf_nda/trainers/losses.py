@@ -37,3 +37,20 @@ def mixture_counts(batch_size: int, nda_lambda: float) -> tuple[int, int]:
         raise ValueError(f"nda_lambda must be in [0, 1], got {nda_lambda}")
     generated = int(round(nda_lambda * batch_size))
     return generated, batch_size - generated
+
+
+def info_nce_with_negatives(queries: torch.Tensor, keys: torch.Tensor, queue: torch.Tensor,
+                            extra_negatives: torch.Tensor | None, temperature: float) -> torch.Tensor:
+    """InfoNCE of MoCo with explicit extra negatives per query (Eq. 8 of the NDA paper).
+
+    queries, keys: N,D (L2-normalised; row i of ``keys`` is the positive of query i);
+    queue: K,D negatives shared by all queries; extra_negatives: N,M,D negatives of each query
+    (its NDA views), or None for plain MoCo. Returns
+    mean_i -log( e^{q_i·k_i/τ} / (e^{q_i·k_i/τ} + Σ_j e^{q_i·n_j/τ} + Σ_m e^{q_i·z̄_im/τ}) ).
+    The (n + m) factor of Eq. 8 is a constant and is left out.
+    """
+    logits = [(queries * keys).sum(1, keepdim=True), queries @ queue.T]
+    if extra_negatives is not None:
+        logits.append(torch.einsum("nd,nmd->nm", queries, extra_negatives))
+    logits = torch.cat(logits, dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(len(queries), dtype=torch.long, device=queries.device))

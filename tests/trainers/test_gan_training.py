@@ -81,7 +81,8 @@ def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
            "--output_dir", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads((out / "run_info.json").read_text())["family"] == "gan"
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["family"] == "gan" and info["num_processes"] == 2  # real gloo DDP, not two lone runs
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000004"]
     assert len(list((out / "generator").glob("*.safetensors"))) == 1
     assert AutoModel.from_pretrained(out / "discriminator") is not None

