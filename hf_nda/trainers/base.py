@@ -73,6 +73,11 @@ class BaseTrainingArguments:
             raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
 
 
+def negative_names(specs: list[str]) -> list[str]:
+    """The ``--nda`` values that name a transform (``none`` means no NDA)."""
+    return [n for n in specs if n.lower() != "none"]
+
+
 class StepBatches:
     """Batches as a pure function of (draw number, rank): epoch-wise random permutations of the
     data seeded by (seed, epoch), cut into consecutive global batches, split across processes."""
@@ -164,6 +169,20 @@ class BaseTrainer:
         raise NotImplementedError
 
     # ---- helpers for families ------------------------------------------------------------------
+    def load_training_data(self, negatives: list[str]) -> None:
+        """Set ``self.processor`` (at the run's size/channels, with ``negatives``) and the training
+        split as ``self.train_images`` / ``self.train_labels`` tensors."""
+        from ..data import cached_pixel_values
+        from ..processing import NDAImageProcessor
+
+        args = self.args
+        self.processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
+                                           num_channels=args.num_channels, negatives=negatives)
+        images, labels = cached_pixel_values(args.dataset, "train", self.processor, data_dir=args.data_dir)
+        if args.max_train_samples:
+            images, labels = images[:args.max_train_samples], labels[:args.max_train_samples]
+        self.train_images, self.train_labels = images, labels
+
     def add_ema(self, name: str, decay: float) -> None:
         """Keep an exponential moving average of ``self.models[name]`` (buffers averaged too)."""
         self.ema[name] = AveragedModel(self.unwrap(name), multi_avg_fn=_ema_with_warmup(decay), use_buffers=True)

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import torch
 
-from ..data import cached_pixel_values
 from ..hub import build_card, link_scoring_model, read_results, save_pretrained_atomic
 from ..modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
-from ..processing import NDAImageProcessor, OneOf
-from .base import BaseTrainer, BaseTrainingArguments, parse_args
+from ..processing import OneOf
+from .base import BaseTrainer, BaseTrainingArguments, negative_names, parse_args
 from .losses import GAN_LOSSES, discriminator_loss, generator_loss, mixture_counts
 
 
@@ -50,7 +49,7 @@ class NDAGANTrainingArguments(BaseTrainingArguments):
 
     @property
     def nda_names(self) -> list[str]:
-        return [n for n in self.nda if n.lower() != "none"]
+        return negative_names(self.nda)
 
     def validate(self) -> None:
         super().validate()
@@ -75,13 +74,8 @@ class NDAGANTrainer(BaseTrainer):
 
     def build(self) -> None:
         args = self.args
-        self.processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
-                                           num_channels=args.num_channels, negatives=args.nda_names)
-        images, labels = cached_pixel_values(args.dataset, "train", self.processor, data_dir=args.data_dir)
-        if args.max_train_samples:
-            images, labels = images[:args.max_train_samples], labels[:args.max_train_samples]
-        self.train_images, self.train_labels = images, labels
-        num_classes = int(labels.max()) + 1 if args.conditional else 0
+        self.load_training_data(args.nda_names)
+        num_classes = int(self.train_labels.max()) + 1 if args.conditional else 0
         common = dict(architecture=args.architecture, image_size=args.image_size, num_channels=args.num_channels,
                       num_classes=num_classes)
         generator = NDAGenerator(NDAGeneratorConfig(latent_dim=args.latent_dim, base_channels=args.g_channels, **common))

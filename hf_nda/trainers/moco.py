@@ -25,12 +25,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data import cached_pixel_values
 from ..hub import build_card, link_scoring_model, read_results, save_pretrained_atomic
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.backbone_weights import load_backbone_weights
-from ..processing import MoCoV2Views, NDAImageProcessor, OneOf
-from .base import BaseTrainer, BaseTrainingArguments, parse_args
+from ..processing import MoCoV2Views, OneOf
+from .base import BaseTrainer, BaseTrainingArguments, negative_names, parse_args
 from .losses import info_nce_with_negatives
 
 
@@ -56,7 +55,7 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
 
     @property
     def nda_names(self) -> list[str]:
-        return [n for n in self.nda if n.lower() != "none"]
+        return negative_names(self.nda)
 
     def validate(self) -> None:
         super().validate()
@@ -107,12 +106,7 @@ class NDAMoCoTrainer(BaseTrainer):
 
     def build(self) -> None:
         args = self.args
-        self.processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
-                                           num_channels=args.num_channels, negatives=args.nda_names)
-        images, labels = cached_pixel_values(args.dataset, "train", self.processor, data_dir=args.data_dir)
-        if args.max_train_samples:
-            images, labels = images[:args.max_train_samples], labels[:args.max_train_samples]
-        self.train_images, self.train_labels = images, labels
+        self.load_training_data(args.nda_names)
         config = ContrastiveEncoderConfig(backbone=args.backbone, num_channels=args.num_channels,
                                           image_size=args.image_size, small_stem=args.small_stem,
                                           projection_dim=args.projection_dim,

@@ -66,3 +66,18 @@ def test_lambda_mixture_uses_the_stated_fraction(trainers):
     expected_nda = t.negative_transform(real[:n_nda], generator=g)
     torch.testing.assert_close(negatives[:n_generated], generated)
     assert torch.equal(negatives[n_generated:], expected_nda)
+
+
+def test_conditional_gan_with_other_class_negatives_trains(tmp_path):
+    args = NDAGANTrainingArguments(output_dir=str(tmp_path), dataset="digits", image_size=28, batch_size=16,
+                                   g_channels=8, d_channels=8, latent_dim=16, conditional=True,
+                                   nda=["otherclass", "jigsaw"], nda_lambda=0.5, d_steps=2, report_to="none",
+                                   max_steps=2, gradient_accumulation_steps=2, save_steps=0, sample_steps=0)
+    trainer = NDAGANTrainer(args, argv=[])
+    assert trainer.num_classes == 10
+    real, labels = trainer.batch(0)
+    negatives, negative_labels = trainer.negatives(real, labels, gen(9))
+    assert negatives.shape == real.shape and negative_labels.shape == labels.shape
+    assert torch.equal(negative_labels[8:], labels[:8])  # NDA negatives keep their real labels
+    logs = trainer.training_step(0, gen(10))
+    assert math.isfinite(logs["d_loss"]) and math.isfinite(logs["g_loss"])
