@@ -98,3 +98,15 @@ def test_cli_entry_points_and_bad_flags(tmp_path):
         main(["train", "gan", "--output_dir", str(tmp_path), "--loss", "wgan"])
     with pytest.raises(ValueError, match="unknown transform"):
         main(["train", "gan", "--output_dir", str(tmp_path), "--nda", "swirl"])
+
+
+def test_bf16_mixed_precision_with_gradient_accumulation(tmp_path):
+    args = NDAGANTrainingArguments(output_dir=str(tmp_path / "bf16"), dataset="digits", image_size=28, batch_size=16,
+                                   g_channels=8, d_channels=8, latent_dim=16, d_steps=1, max_steps=3,
+                                   mixed_precision="bf16", gradient_accumulation_steps=2, report_to="none",
+                                   save_steps=0, sample_steps=0)
+    trainer = NDAGANTrainer(args, argv=[])
+    trainer.train()
+    assert all(torch.isfinite(row["d_loss"] * torch.ones(1)).all() for row in trainer.log_history)
+    weights = load_file(tmp_path / "bf16" / "generator" / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
