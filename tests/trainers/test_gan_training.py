@@ -100,7 +100,18 @@ def test_cli_entry_points_and_bad_flags(tmp_path):
         main(["train", "gan", "--output_dir", str(tmp_path), "--nda", "swirl"])
 
 
-def test_bf16_mixed_precision_with_gradient_accumulation(tmp_path):
+@pytest.fixture
+def fresh_accelerator_state():
+    """Accelerate keeps one process-wide state (mixed precision included): reset it around a test
+    that needs another precision than the rest of the suite."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_bf16_mixed_precision_with_gradient_accumulation(tmp_path, fresh_accelerator_state):
     args = NDAGANTrainingArguments(output_dir=str(tmp_path / "bf16"), dataset="digits", image_size=28, batch_size=16,
                                    g_channels=8, d_channels=8, latent_dim=16, d_steps=1, max_steps=3,
                                    mixed_precision="bf16", gradient_accumulation_steps=2, report_to="none",
