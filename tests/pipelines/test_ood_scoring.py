@@ -49,7 +49,7 @@ def test_every_input_form(model_dir, images, tmp_path):
     for i, im in enumerate(images[:3]):
         im.save(tmp_path / f"{i}.png")
         paths.append(str(tmp_path / f"{i}.png"))
-    arrays = [np.asarray(im) for im in images[:3]]
+    arrays = [np.array(im) for im in images[:3]]
     ds = datasets.Dataset.from_dict({"image": images[:3]}, features=datasets.Features({"image": datasets.Image()}))
     pixel_values = pipe.image_processor(images[:3], return_tensors="pt").pixel_values
     for form in (paths, arrays, ds, ds["image"], pixel_values, [torch.from_numpy(a) for a in arrays]):
