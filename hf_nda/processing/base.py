@@ -16,6 +16,8 @@ from typing import ClassVar
 
 import torch
 
+from ._random import randint
+
 TRANSFORMS: dict[str, type["BatchTransform"]] = {}
 
 
@@ -144,8 +146,6 @@ class OneOf(BatchTransform):
     def apply(self, images, other, generator, labels):
         if len(self.transforms) == 1:
             return self.transforms[0].apply(images, other, generator, labels)
-        from ._random import randint
-
         choice = randint(0, len(self.transforms), (images.shape[0],), generator, images)
         out = torch.empty_like(images)
         for i, transform in enumerate(self.transforms):
