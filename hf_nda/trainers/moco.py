@@ -53,7 +53,10 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
     weight_decay: float = field(default=1e-4)
     bn_groups: int = field(default=2, metadata={"help": "sub-batches with their own BN statistics (see module doc)"})
     nda_views: str = field(default="both", metadata={
-        "help": "NDA negatives per query: 'both' = of its query and key images (App. N, +2), 'query' = +1 (cheaper)"})
+        "help": "which images get NDA views: 'both' = query and key images (App. N), 'query' = query images (cheaper)"})
+    nda_negatives: str = field(default="own", metadata={
+        "help": "'own' = each query is contrasted with the NDA views of its own images (App. N: +2 per query); "
+                "'batch' = with the NDA views of the whole batch (added to the queue negatives)"})
 
     @property
     def nda_names(self) -> list[str]:
@@ -68,6 +71,8 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
             raise ValueError(f"--batch_size ({self.batch_size}) must be a multiple of --bn_groups ({self.bn_groups})")
         if self.nda_views not in ("both", "query"):
             raise ValueError(f"--nda_views must be 'both' or 'query', got {self.nda_views!r}")
+        if self.nda_negatives not in ("own", "batch"):
+            raise ValueError(f"--nda_negatives must be 'own' or 'batch', got {self.nda_negatives!r}")
         if self.queue_size < 1:
             raise ValueError("--queue_size must be >= 1")
         if self.nda_names:
@@ -155,9 +160,13 @@ class NDAMoCoTrainer(BaseTrainer):
                 order = torch.randperm(len(nda_views), generator=generator).to(real.device)
                 nda = self.encode(self.key_encoder, nda_views, order).view(len(sources), len(real), -1).transpose(0, 1)
 
+        negatives = self.queue.keys.clone()
+        if nda is not None and args.nda_negatives == "batch":  # every query sees every NDA view of the batch
+            negatives, nda = torch.cat([negatives, nda.reshape(-1, nda.shape[-1])]), None
+
         def loss_fn(_):
             queries = self.encode(encoder, query_view)
-            return info_nce_with_negatives(queries, keys, self.queue.keys.clone(), nda, args.temperature)
+            return info_nce_with_negatives(queries, keys, negatives, nda, args.temperature)
 
         loss = self.backward_and_step("encoder", loss_fn, [None])
         self.queue.enqueue(self.accelerator.gather(keys))

@@ -188,3 +188,20 @@ def test_nda_views_query_gives_one_extra_negative_per_query(tmp_path):
     finally:
         moco.info_nce_with_negatives = original
     assert seen == [(8, 1, 8)]
+
+
+def test_batch_nda_negatives_join_the_queue(tmp_path):
+    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
+                                    projection_dim=8, projection_hidden_dim=16, nda=["jigsaw"], nda_negatives="batch",
+                                    report_to="none")
+    trainer = NDAMoCoTrainer(args, argv=[])
+    seen = []
+    import hf_nda.trainers.moco as moco
+
+    original = moco.info_nce_with_negatives
+    moco.info_nce_with_negatives = lambda q, k, queue, nda, t: seen.append((queue.shape, nda)) or original(q, k, queue, nda, t)
+    try:
+        trainer.training_step(0, trainer.step_generator(0))
+    finally:
+        moco.info_nce_with_negatives = original
+    assert seen == [((16 + 2 * 8, 8), None)]  # queue + the NDA views of the 8 query and 8 key images
