@@ -356,3 +356,10 @@ def parse_args(argument_classes, argv=None):
     if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
         return parser.parse_yaml_file(argv[0])  # yaml.safe_load inside
     return parser.parse_args_into_dataclasses(args=argv)
+
+
+def run_cli(arguments_class, trainer_class, argv=None) -> int:
+    """Entry point shared by ``python -m hf_nda.trainers.<family>`` and ``hf-nda train <family>``."""
+    (args,) = parse_args(arguments_class, argv)
+    trainer_class(args, argv).train()
+    return 0

