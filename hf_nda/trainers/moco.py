@@ -52,11 +52,18 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
     sgd_momentum: float = field(default=0.9)
     weight_decay: float = field(default=1e-4)
     bn_groups: int = field(default=2, metadata={"help": "sub-batches with their own BN statistics (see module doc)"})
+    nda_encoder: str = field(default="key", metadata={
+        "help": "which encoder embeds the NDA views: 'key' = the momentum encoder, no gradient (App. N's extra "
+                "forward pass); 'query' = the query encoder, with gradient (Eq. 8's h_θ(x̄)), in the same "
+                "BN sub-batches as the queries"})
     nda_views: str = field(default="both", metadata={
         "help": "which images get NDA views: 'both' = query and key images (App. N), 'query' = query images (cheaper)"})
     nda_negatives: str = field(default="own", metadata={
         "help": "'own' = each query is contrasted with the NDA views of its own images (App. N: +2 per query); "
                 "'batch' = with the NDA views of the whole batch (added to the queue negatives)"})
+    nda_fraction: float = field(default=1.0, metadata={
+        "help": "fraction of the batch's images that get NDA views (the first round(f·B) of a shuffled batch); "
+                "< 1 needs --nda_negatives batch: the views are then shared negatives of every query"})
 
     @property
     def nda_names(self) -> list[str]:
@@ -73,6 +80,13 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
             raise ValueError(f"--nda_views must be 'both' or 'query', got {self.nda_views!r}")
         if self.nda_negatives not in ("own", "batch"):
             raise ValueError(f"--nda_negatives must be 'own' or 'batch', got {self.nda_negatives!r}")
+        if self.nda_encoder not in ("query", "key"):
+            raise ValueError(f"--nda_encoder must be 'query' or 'key', got {self.nda_encoder!r}")
+        if not 0.0 < self.nda_fraction <= 1.0:
+            raise ValueError(f"--nda_fraction must be in (0, 1], got {self.nda_fraction}")
+        if self.nda_fraction < 1.0 and self.nda_negatives != "batch":
+            raise ValueError("--nda_fraction < 1 gives NDA views to only some images, so they cannot be each "
+                             "query's own negatives: use --nda_negatives batch")
         if self.queue_size < 1:
             raise ValueError("--queue_size must be >= 1")
         if self.nda_names:
@@ -138,11 +152,29 @@ class NDAMoCoTrainer(BaseTrainer):
                              "the queue would overwrite itself within a step; use a queue of at least that size")
 
     # ---- the NDA-MoCo step -------------------------------------------------------------------
-    def encode(self, model, images: torch.Tensor, order: torch.Tensor | None = None) -> torch.Tensor:
-        """Projections of ``images`` with BN statistics per sub-batch (after permuting by ``order``)."""
+    def encode(self, model, images: torch.Tensor, order: torch.Tensor | None = None,
+               extra: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Projections of ``images`` with BN statistics per sub-batch (after permuting by ``order``).
+
+        With ``extra`` (e.g. NDA views), sub-batch g is ``images``' g-th part followed by ``extra``'s
+        g-th part — one forward, shared BN statistics — and (projections, extra projections) is returned.
+        """
         x = images if order is None else images[order]
-        out = torch.cat([model(chunk).projections for chunk in x.chunk(self.args.bn_groups)])
-        return out if order is None else out[torch.argsort(order)]
+        groups = self.args.bn_groups
+        if extra is None:
+            out = torch.cat([model(chunk).projections for chunk in x.tensor_split(groups)])
+            return out if order is None else out[torch.argsort(order)]
+        outs, extra_outs = [], []
+        for chunk, extra_chunk in zip(x.tensor_split(groups), extra.tensor_split(groups)):
+            z = model(torch.cat([chunk, extra_chunk])).projections
+            outs.append(z[:len(chunk)])
+            extra_outs.append(z[len(chunk):])
+        out = torch.cat(outs)
+        return (out if order is None else out[torch.argsort(order)]), torch.cat(extra_outs)
+
+    def nda_count(self, batch_size: int) -> int:
+        """How many images of a batch get NDA views (at least 1)."""
+        return max(1, round(self.args.nda_fraction * batch_size))
 
     def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:
         args = self.args
@@ -151,22 +183,29 @@ class NDAMoCoTrainer(BaseTrainer):
         key_view = self.views(real, generator=generator)
         encoder = self.models["encoder"]
         momentum_update(self.key_encoder, self.unwrap("encoder"), args.key_momentum)
+        num_nda = self.nda_count(len(real))
+        sources = [query_view[:num_nda], key_view[:num_nda]] if args.nda_views == "both" else [query_view[:num_nda]]
+        nda_views = nda = None
         with torch.no_grad():
             keys = self.encode(self.key_encoder, key_view, torch.randperm(len(real), generator=generator).to(real.device))
-            nda = None
             if self.negative_transform is not None:  # App. N: NDA of the query image and of the key image
-                sources = [query_view, key_view] if args.nda_views == "both" else [query_view]
                 nda_views = torch.cat([self.negative_transform(v, generator=generator) for v in sources])
-                order = torch.randperm(len(nda_views), generator=generator).to(real.device)
-                nda = self.encode(self.key_encoder, nda_views, order).view(len(sources), len(real), -1).transpose(0, 1)
-
-        negatives = self.queue.keys.clone()
-        if nda is not None and args.nda_negatives == "batch":  # every query sees every NDA view of the batch
-            negatives, nda = torch.cat([negatives, nda.reshape(-1, nda.shape[-1])]), None
+                if args.nda_encoder == "key":
+                    order = torch.randperm(len(nda_views), generator=generator).to(real.device)
+                    nda = self.encode(self.key_encoder, nda_views, order)
 
         def loss_fn(_):
-            queries = self.encode(encoder, query_view)
-            return info_nce_with_negatives(queries, keys, negatives, nda, args.temperature)
+            nda_z = nda
+            if nda_views is not None and args.nda_encoder == "query":  # Eq. 8's h_θ(x̄), with gradient
+                queries, nda_z = self.encode(encoder, query_view, extra=nda_views)
+            else:
+                queries = self.encode(encoder, query_view)
+            negatives, extra = self.queue.keys.clone(), None
+            if nda_z is not None and args.nda_negatives == "batch":  # every query sees every NDA view
+                negatives = torch.cat([negatives, nda_z])
+            elif nda_z is not None:  # N, M, D: the NDA views of each query's own images
+                extra = nda_z.view(len(sources), num_nda, -1).transpose(0, 1)
+            return info_nce_with_negatives(queries, keys, negatives, extra, args.temperature)
 
         loss = self.backward_and_step("encoder", loss_fn, [None])
         self.queue.enqueue(self.accelerator.gather(keys))

@@ -33,6 +33,25 @@ def test_eq8_loss_by_hand():
     assert info_nce_with_negatives(q, k, queue, None, tau).item() == pytest.approx(plain, rel=1e-6)
 
 
+def test_eq8_loss_gradient_to_nda_negatives_by_hand():
+    # d loss / d z̄_m = softmax_m · q / τ: the NDA view is pushed away from the query in proportion to
+    # its share of the denominator; it flows whether z̄ is a per-query ("own") or a shared ("batch") negative
+    q = torch.tensor([[1.0, 0.0]])
+    k = torch.tensor([[0.6, 0.8]])
+    queue = torch.tensor([[0.0, 1.0]])
+    nda = torch.tensor([[0.8, 0.6]], requires_grad=True)
+    tau = 0.5
+    logits = torch.tensor([0.6, 0.0, 0.8]) / tau
+    p_nda = (logits.exp() / logits.exp().sum())[2]
+    info_nce_with_negatives(q, k, queue, nda[None], tau).backward()
+    torch.testing.assert_close(nda.grad, p_nda * q / tau)
+    shared = nda.detach().clone().requires_grad_(True)
+    loss = info_nce_with_negatives(q, k, torch.cat([queue, shared]), None, tau)
+    loss.backward()
+    torch.testing.assert_close(shared.grad, p_nda * q / tau)
+    assert loss.item() == pytest.approx(-math.log(torch.softmax(logits, 0)[0].item()), rel=1e-6)
+
+
 def test_momentum_update_formula():
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
     before = a.weight.detach().clone()
@@ -58,8 +77,9 @@ def trained(tmp_path_factory):
     return out
 
 
-def loss_inputs_of_one_step(tmp_path, monkeypatch, **overrides):
-    """Run one tiny training step and return (queue shape, NDA negatives) given to the loss."""
+def loss_inputs_of_one_step(tmp_path, monkeypatch, inspect=None, **overrides):
+    """Run one tiny training step and return (queue shape, NDA negatives) given to the loss;
+    ``inspect(trainer, queries, nda)`` is called inside the loss, while its graph is alive."""
     import hf_nda.trainers.moco as moco
 
     args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
@@ -69,6 +89,8 @@ def loss_inputs_of_one_step(tmp_path, monkeypatch, **overrides):
 
     def spy(q, k, queue, nda, t):
         seen.append((tuple(queue.shape), nda))
+        if inspect is not None:
+            inspect(trainer, q, nda)
         return original(q, k, queue, nda, t)
 
     monkeypatch.setattr(moco, "info_nce_with_negatives", spy)
@@ -95,6 +117,68 @@ def test_own_nda_negatives_are_the_views_of_each_querys_two_images(tmp_path, mon
 def test_batch_nda_negatives_join_the_queue(tmp_path, monkeypatch):
     _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_negatives="batch")
     assert seen == [((16 + 2 * 8, 8), None)]  # queue + the NDA views of the 8 query and 8 key images
+
+
+def test_query_encoder_nda_views_carry_gradient_to_the_encoder(tmp_path, monkeypatch):
+    grads = []
+
+    def inspect(trainer, queries, nda):
+        conv = trainer.unwrap("encoder").backbone.conv1.weight
+        grads.append(torch.autograd.grad(nda.sum(), conv, retain_graph=True)[0])
+
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, inspect, nda=["jigsaw"], nda_encoder="query",
+                                      nda_views="query")
+    (_, nda), = seen
+    assert nda.shape == (8, 1, 8) and nda.requires_grad
+    assert grads[0].abs().sum() > 0  # Eq. 8's h_θ(x̄): the NDA term trains the encoder itself
+
+
+def test_key_encoder_nda_views_have_no_gradient(tmp_path, monkeypatch):
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="key")
+    (_, nda), = seen
+    assert nda.shape == (8, 2, 8) and not nda.requires_grad
+
+
+def test_query_encoder_nda_views_share_the_queries_bn_sub_batches(tmp_path):
+    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
+                                    projection_dim=8, projection_hidden_dim=16, report_to="none", bn_groups=2)
+    trainer = NDAMoCoTrainer(args, argv=[])
+    model = trainer.unwrap("encoder").train()
+    x, extra = torch.rand(8, 1, 32, 32) * 2 - 1, torch.rand(3, 1, 32, 32) * 2 - 1
+    queries, nda = trainer.encode(model, x, extra=extra)
+    first = model(torch.cat([x[:4], extra[:2]])).projections  # group 0: 4 images + 2 NDA views
+    torch.testing.assert_close(queries[:4], first[:4])
+    torch.testing.assert_close(nda[:2], first[4:])
+    assert queries.shape == (8, 8) and nda.shape == (3, 8)
+
+
+def test_nda_fraction_gives_shared_negatives_of_part_of_the_batch(tmp_path, monkeypatch):
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="query", nda_views="query",
+                                      nda_negatives="batch", nda_fraction=0.25)
+    ((queue_shape, nda),) = seen
+    assert queue_shape == (16 + 2, 8) and nda is None  # queue + NDA views of 2 of the 8 images, for every query
+
+
+def test_nda_options_round_trip_through_cli_yaml_and_run_info(tmp_path):
+    from hf_nda.cli import main as cli
+    from hf_nda.trainers.base import parse_args
+
+    flags = ["--nda_encoder", "query", "--nda_views", "query", "--nda_negatives", "batch", "--nda_fraction", "0.25"]
+    (args,) = parse_args(NDAMoCoTrainingArguments, ["--output_dir", "x", *flags])
+    assert (args.nda_encoder, args.nda_views, args.nda_negatives, args.nda_fraction) == ("query", "query", "batch", 0.25)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("output_dir: x\nnda_encoder: query\nnda_negatives: batch\nnda_fraction: 0.125\n")
+    (args,) = parse_args(NDAMoCoTrainingArguments, [str(recipe)])
+    assert (args.nda_encoder, args.nda_fraction) == ("query", 0.125)
+    out = tmp_path / "run"
+    assert cli(["train", "moco", *TINY, *flags, "--max_steps", "1", "--save_steps", "1", "--output_dir", str(out)]) == 0
+    saved = json.loads((out / "run_info.json").read_text())["args"]
+    again = NDAMoCoTrainingArguments(**saved)
+    assert (again.nda_encoder, again.nda_negatives, again.nda_fraction) == ("query", "batch", 0.25)
+    for bad, match in ((["--nda_encoder", "both"], "nda_encoder"), (["--nda_fraction", "0"], "nda_fraction"),
+                       (["--nda_fraction", "0.5"], "nda_negatives batch")):
+        with pytest.raises(ValueError, match=match):
+            parse_args(NDAMoCoTrainingArguments, ["--output_dir", "x", *bad])[0].validate()
 
 
 def test_run_outputs_queue_checkpoint_and_reload(trained):
