@@ -5,13 +5,14 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .modeling import (ContrastiveEncoder, ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
+from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder, ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
                        NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
 from .pipelines import OODScoringPipeline
 from .processing import NDAImageProcessor
 
 MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator),
-          (ContrastiveEncoderConfig, ContrastiveEncoder)]
+          (ContrastiveEncoderConfig, ContrastiveEncoder), (AMRConfig, AMRAutoencoder),
+          (AMRDiscriminatorConfig, AMRDiscriminator)]
 
 
 def register_pipelines() -> None:

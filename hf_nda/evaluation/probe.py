@@ -1,4 +1,4 @@
-"""Linear probe and kNN accuracy of frozen encoder features (train split fits, held-out test split
+"""Linear probe and kNN accuracy of frozen encoder features (contrastive encoders, AMR codes) (train split fits, held-out test split
 reports), and representation analysis: image-vs-NDA-view cosine distance (paper Fig. 9),
 alignment and uniformity (Wang & Isola, 2020).
 
@@ -75,17 +75,18 @@ def representation_metrics(model, images: torch.Tensor, nda: str = "jigsaw", see
 def linear_probe(model_path: str, dataset: str = "fashion_mnist", *, max_train: int | None = 10000,
                  max_test: int | None = None, knn_k: int = 20, output_dir: str | None = None,
                  data_dir: str | None = None, command: str | None = None) -> dict:
-    """Probe a contrastive encoder (folder, run directory or repo id); writes ``probe_results.json``,
-    ``classifier/`` and ``nda_cosine_distance.png`` next to the model when it is a local folder."""
+    """Probe the features of a contrastive encoder or an AMR autoencoder's codes (folder, run
+    directory or repo id); writes ``probe_results.json`` next to the model when it is a local folder
+    and, for a contrastive encoder, ``classifier/`` and ``nda_cosine_distance.png`` too."""
     import hf_nda  # noqa: F401
     from transformers import AutoImageProcessor, AutoModel
 
-    from ..modeling import ContrastiveEncoder, ContrastiveEncoderForImageClassification
+    from ..modeling import AMRAutoencoder, ContrastiveEncoder
 
     model = AutoModel.from_pretrained(model_path)
-    if not isinstance(model, ContrastiveEncoder):
+    if not isinstance(model, (ContrastiveEncoder, AMRAutoencoder)):
         raise ValueError(f"{model_path} holds a {type(model).__name__}, which has no features to probe; "
-                         "probe a ContrastiveEncoder (the encoder of an `hf-nda train moco` run)")
+                         "probe a ContrastiveEncoder (`hf-nda train moco`) or an AMRAutoencoder (`hf-nda train amr`)")
     processor = AutoImageProcessor.from_pretrained(model_path)
     train_x, train_y = cached_pixel_values(dataset, "train", processor, data_dir=data_dir)
     test_x, test_y = cached_pixel_values(dataset, "test", processor, data_dir=data_dir)
@@ -98,10 +99,27 @@ def linear_probe(model_path: str, dataset: str = "fashion_mnist", *, max_train: 
     results = {"dataset": dataset, "num_train": len(train_x), "num_test": len(test_x), "linear_top1": linear_top1,
                "knn_k": knn_k, "knn_top1": knn_accuracy(train_f, train_y, test_f, test_y, knn_k),
                "command": command or f"hf-nda probe --model {model_path} --dataset {dataset}"}
-    representation = representation_metrics(model, test_x[:2000])
-    results["representation"] = {k: v for k, v in representation.items() if k != "nda_cosine_distances"}
     out = Path(output_dir) if output_dir else (Path(model_path) if Path(model_path).is_dir() else Path("probe"))
     out.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, ContrastiveEncoder):
+        representation = representation_metrics(model, test_x[:2000])
+        results["representation"] = {k: v for k, v in representation.items() if k != "nda_cosine_distances"}
+        save_probe_classifier(model, processor, weight, bias, names, out / "classifier")
+        plot_cosine_distances({"this model": representation["nda_cosine_distances"]}, out / "nda_cosine_distance.png")
+    (out / "probe_results.json").write_text(json.dumps(results, indent=2))
+    if (out / "run_info.json").exists():
+        from ..trainers import write_run_cards
+
+        write_run_cards(out)
+    return results
+
+
+def save_probe_classifier(model, processor, weight, bias, names, path: Path) -> None:
+    """Fold the probe into a ``ContrastiveEncoderForImageClassification`` (for
+    ``pipeline("image-classification")``) and save it."""
+    from ..hub import save_pretrained_atomic
+    from ..modeling import ContrastiveEncoderForImageClassification
+
     config = model.config.to_dict()
     config.update(num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     for key in ("ood_num_fitted", "ood_threshold", "ood_threshold_tpr", "model_type", "transformers_version"):
@@ -109,16 +127,7 @@ def linear_probe(model_path: str, dataset: str = "fashion_mnist", *, max_train: 
     classifier = ContrastiveEncoderForImageClassification(type(model.config)(**config))
     classifier.backbone.load_state_dict(model.backbone.state_dict())
     classifier.classifier.weight.data, classifier.classifier.bias.data = weight, bias
-    from ..hub import save_pretrained_atomic
-
-    save_pretrained_atomic(classifier, out / "classifier", processor)
-    (out / "probe_results.json").write_text(json.dumps(results, indent=2))
-    plot_cosine_distances({"this model": representation["nda_cosine_distances"]}, out / "nda_cosine_distance.png")
-    if (out / "run_info.json").exists():
-        from ..trainers import write_run_cards
-
-        write_run_cards(out)
-    return results
+    save_pretrained_atomic(classifier, path, processor)
 
 
 def plot_cosine_distances(distances: dict[str, list], path: Path, nda: str = "jigsaw") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TRAINER_MODULES = {"gan": "hf_nda.trainers.gan", "moco": "hf_nda.trainers.moco"}
+TRAINER_MODULES = {"gan": "hf_nda.trainers.gan", "moco": "hf_nda.trainers.moco", "amr": "hf_nda.trainers.amr"}
 
 
 def write_run_cards(run_dir: str | Path) -> None:
