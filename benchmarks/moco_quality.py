@@ -1,8 +1,16 @@
-"""MoCo-v2 vs NDA-MoCo (jigsaw) on Fashion-MNIST at CPU scale: train both with the same recipe,
-then probe each (linear + kNN on a held-out test split) and measure the cosine distance between an
-image and its jigsaw view (paper Fig. 9). Writes a table and the overlaid histogram.
+"""MoCo-v2 vs NDA-MoCo (jigsaw) on Fashion-MNIST at CPU scale: train each variant with the same
+recipe, then probe each (linear + kNN on a held-out test split) and measure the cosine distance
+between an image and its jigsaw view in projection space (paper Fig. 9). Writes a table and the
+overlaid histogram.
 
-Run: ``python benchmarks/moco_quality.py --steps 300 --output_dir outputs/moco``
+Variants (``--variants``, any of):
+  moco          plain MoCo-v2 (``--nda none``)
+  nda-shared    NDA views of 1/8 of the query images through the query encoder (with gradient),
+                shared negatives of every query — the recommended NDA-MoCo configuration
+  nda-own       each query's own NDA view through the query encoder (with gradient)
+  nda-appn      App. N: NDA views of the query and key images through the key encoder (no gradient)
+
+Run: ``python benchmarks/moco_quality.py --steps 1000 --output_dir outputs/moco``
 """
 
 from __future__ import annotations
@@ -14,6 +22,15 @@ from pathlib import Path
 from hf_nda.evaluation.probe import linear_probe, plot_cosine_distances, representation_metrics
 from hf_nda.trainers.moco import main as train
 
+VARIANTS = {
+    "moco": ("MoCo-v2", ["--nda", "none"]),
+    "nda-shared": ("NDA-MoCo, query enc., shared 1/8", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views", "query",
+                                                        "--nda_negatives", "batch", "--nda_fraction", "0.125"]),
+    "nda-own": ("NDA-MoCo, query enc., own", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views", "query"]),
+    "nda-appn": ("NDA-MoCo, key enc., own ×2 (App. N)", ["--nda", "jigsaw", "--nda_encoder", "key", "--nda_views", "both",
+                                                          "--nda_negatives", "own", "--nda_fraction", "1"]),
+}
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -21,13 +38,15 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--output_dir", default="outputs/moco")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", nargs="+", default=["moco", "nda-shared", "nda-own"], choices=sorted(VARIANTS))
     args = parser.parse_args(argv)
     out, rows, distances = Path(args.output_dir), {}, {}
-    for name, nda in (("MoCo-v2", "none"), ("NDA-MoCo (jigsaw)", "jigsaw")):
-        run = out / nda
-        train(["--dataset", "fashion_mnist", "--backbone", "resnet18", "--nda", nda, "--batch_size", str(args.batch_size),
+    for key in args.variants:
+        name, flags = VARIANTS[key]
+        run = out / key
+        train(["--dataset", "fashion_mnist", "--backbone", "resnet18", *flags, "--batch_size", str(args.batch_size),
                "--queue_size", "4096", "--temperature", "0.2", "--learning_rate", "0.06", "--max_steps", str(args.steps),
-               "--save_steps", str(args.steps), "--seed", str(args.seed), "--output_dir", str(run)])
+               "--save_steps", str(args.steps), "--seed", str(args.seed), "--report_to", "none", "--output_dir", str(run)])
         rows[name] = linear_probe(str(run), "fashion_mnist", max_train=10000)
         from transformers import AutoImageProcessor, AutoModel
 

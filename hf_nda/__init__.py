@@ -6,15 +6,17 @@ image processor with ``AutoImageProcessor`` and its pipeline tasks.
 
 __version__ = "0.1.0"
 
-from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder, ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
-                       NDADiscriminator, NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator,
-                       NDAGeneratorConfig, NDAGeneratorOutput)
+from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder,
+                       ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
+                       NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator, NDAGeneratorConfig,
+                       NDAGeneratorOutput)
 from .processing import NDAImageProcessor, get_transform
 from .registration import register_auto_classes, register_pipelines
 
 register_auto_classes()
 register_pipelines()
 
-__all__ = ["__version__", "AMRAutoencoder", "AMRConfig", "AMRDiscriminator", "AMRDiscriminatorConfig", "ContrastiveEncoder", "ContrastiveEncoderConfig", "ContrastiveEncoderForImageClassification",
+__all__ = ["__version__", "AMRAutoencoder", "AMRConfig", "AMRDiscriminator", "AMRDiscriminatorConfig",
+           "ContrastiveEncoder", "ContrastiveEncoderConfig", "ContrastiveEncoderForImageClassification",
            "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
            "NDAGeneratorConfig", "NDAGeneratorOutput", "NDAImageProcessor", "get_transform"]

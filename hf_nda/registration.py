@@ -5,9 +5,10 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder, ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification,
-                       NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
-from .pipelines import OODScoringPipeline
+from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder,
+                       ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
+                       NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
+from .pipelines import MixupResynthesisPipeline, OODScoringPipeline
 from .processing import NDAImageProcessor
 
 MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator),
@@ -15,10 +16,13 @@ MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscri
           (AMRDiscriminatorConfig, AMRDiscriminator)]
 
 
+PIPELINES = {"ood-scoring": OODScoringPipeline, "mixup-resynthesis": MixupResynthesisPipeline}
+
+
 def register_pipelines() -> None:
-    if "ood-scoring" not in PIPELINE_REGISTRY.get_supported_tasks():
-        PIPELINE_REGISTRY.register_pipeline("ood-scoring", pipeline_class=OODScoringPipeline, pt_model=AutoModel,
-                                            type="image")
+    for task, pipeline_class in PIPELINES.items():
+        if task not in PIPELINE_REGISTRY.get_supported_tasks():
+            PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=pipeline_class, pt_model=AutoModel, type="image")
 
 
 def register_auto_classes() -> None:

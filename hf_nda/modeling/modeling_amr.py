@@ -1,8 +1,9 @@
 """AMR autoencoder (encoder f, decoder g, latent mixers) and discriminator as ``PreTrainedModel``s.
 
 The architecture follows the ACAI-style networks the paper's code uses: per resolution two 3×3
-convolutions with leaky ReLU, average-pool down (encoder, discriminator) or nearest up-sampling
-(decoder), and a ``latent_channels × 4 × 4`` bottleneck with no activation.
+convolutions with leaky ReLU (and affine instance norm in the autoencoder), average-pool down
+(encoder, discriminator) or nearest up-sampling (decoder), and a ``latent_channels × 4 × 4``
+bottleneck with no activation.
 """
 
 from __future__ import annotations
@@ -58,22 +59,27 @@ def _conv(cin: int, cout: int, sn: bool = False) -> nn.Module:
     return maybe_sn(nn.Conv2d(cin, cout, 3, padding=1), sn)
 
 
-def _downsampling_trunk(num_channels: int, widths: list[int], sn: bool) -> nn.Sequential:
+def _conv_act(cin: int, cout: int, sn: bool = False, norm: bool = False) -> list[nn.Module]:
+    """3×3 conv, optional affine instance norm, leaky ReLU."""
+    return [_conv(cin, cout, sn)] + ([nn.InstanceNorm2d(cout, affine=True)] if norm else []) + [nn.LeakyReLU(0.2)]
+
+
+def _downsampling_trunk(num_channels: int, widths: list[int], sn: bool = False, norm: bool = False) -> nn.Sequential:
     """Image → (widths[-1], 4, 4) features."""
-    layers: list[nn.Module] = [_conv(num_channels, widths[0], sn), nn.LeakyReLU(0.2)]
+    layers = _conv_act(num_channels, widths[0], sn, norm)
     for w, w_next in zip(widths, widths[1:] + widths[-1:]):
-        layers += [_conv(w, w, sn), nn.LeakyReLU(0.2), _conv(w, w_next, sn), nn.LeakyReLU(0.2), nn.AvgPool2d(2)]
+        layers += _conv_act(w, w, sn, norm) + _conv_act(w, w_next, sn, norm) + [nn.AvgPool2d(2)]
     return nn.Sequential(*layers)
 
 
 def _upsampling_trunk(latent_channels: int, widths: list[int], num_channels: int) -> nn.Sequential:
-    """Code (latent_channels, 4, 4) → image in [-1, 1]."""
+    """Code (latent_channels, 4, 4) → image. No output squashing, as in ACAI: a tanh saturates at the
+    all-background reconstruction of digits and stops learning there."""
     rev = widths[::-1]
-    layers: list[nn.Module] = [_conv(latent_channels, rev[0]), nn.LeakyReLU(0.2)]
+    layers = _conv_act(latent_channels, rev[0], norm=True)
     for w, w_next in zip(rev, rev[1:] + rev[-1:]):
-        layers += [_conv(w, w), nn.LeakyReLU(0.2), _conv(w, w_next), nn.LeakyReLU(0.2), nn.Upsample(scale_factor=2)]
-    layers += [_conv(rev[-1], rev[-1]), nn.LeakyReLU(0.2), _conv(rev[-1], num_channels), nn.Tanh()]
-    return nn.Sequential(*layers)
+        layers += _conv_act(w, w, norm=True) + _conv_act(w, w_next, norm=True) + [nn.Upsample(scale_factor=2)]
+    return nn.Sequential(*layers, *_conv_act(rev[-1], rev[-1], norm=True), _conv(rev[-1], num_channels))
 
 
 def partner_indices(n: int, k: int, generator: torch.Generator | None, device) -> torch.Tensor:
@@ -126,7 +132,7 @@ class AMRAutoencoder(AMRPreTrainedModel):
     def __init__(self, config: AMRConfig):
         super().__init__(config)
         widths = _widths(config)
-        self.encoder = nn.Sequential(_downsampling_trunk(config.num_channels, widths, sn=False),
+        self.encoder = nn.Sequential(_downsampling_trunk(config.num_channels, widths, norm=True),
                                      _conv(widths[-1], config.latent_channels))
         self.decoder = _upsampling_trunk(config.latent_channels, widths, config.num_channels)
         self.class_mixer = (ClassMixer(config.num_classes, config.latent_channels, config.class_mixer_hidden)

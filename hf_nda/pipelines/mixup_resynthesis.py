@@ -1,0 +1,133 @@
+"""The ``mixup-resynthesis`` pipeline task: two or more images in, decoded mixes of their AMR codes out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import Pipeline
+
+from ..processing.image_processing_nda import as_image_list
+
+
+class MixupResynthesisPipeline(Pipeline):
+    """Mixes images in the latent space of an :class:`~hf_nda.AMRAutoencoder` and decodes the mixes.
+
+    Call it with two or more images of one size (PIL, numpy, tensors, file paths, a ``datasets``
+    image column) and, optionally:
+
+    - ``weights``: one weight per image, summing to one — mixup coefficients (``mixer="mixup"``) or
+      the probabilities with which each feature map is taken from each image (``"bernoulli"``);
+      sampled (uniform on the simplex) when not given;
+    - ``mixer``: ``"mixup"`` or ``"bernoulli"`` (default: the model's ``config.mixer``);
+    - ``attributes``: an attribute / class vector (length ``config.num_classes``) for the learned
+      class mixer of a supervised model (two images only);
+    - ``num_mixes``: how many mixes to draw (different random draws; default 1);
+    - ``interpolation_steps``: also return the decoded interpolation from the first image to the
+      second as one PIL strip;
+    - ``seed``: makes the random draws repeatable.
+
+    Returns ``{"images": [PIL, ...], "weights": [[...], ...]}`` (``"attributes"`` instead of
+    ``"weights"`` for class mixes; + ``"interpolation"`` when asked for).
+
+    Example:
+        >>> import hf_nda
+        >>> from transformers import pipeline
+        >>> mixer = pipeline("mixup-resynthesis", model="runs/amr")  # doctest: +SKIP
+        >>> out = mixer(["a.png", "b.png"], weights=[0.3, 0.7], interpolation_steps=8)  # doctest: +SKIP
+        >>> out["images"][0].save("mix.png"); out["interpolation"].save("strip.png")  # doctest: +SKIP
+    """
+
+    _load_processor = False
+    _load_image_processor = True
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not hasattr(self.model, "mix") or not hasattr(self.model, "decode"):
+            raise ValueError(f"mixup-resynthesis needs an AMRAutoencoder, got {type(self.model).__name__}")
+
+    def _sanitize_parameters(self, weights=None, mixer=None, attributes=None, num_mixes=None,
+                             interpolation_steps=None, seed=None):
+        forward = {"weights": weights, "mixer": mixer, "attributes": attributes, "num_mixes": num_mixes or 1,
+                   "interpolation_steps": interpolation_steps, "seed": seed}
+        return {}, forward, {}
+
+    def __call__(self, images, **kwargs):
+        # The images of one call form one group to mix, so the base class's per-item batching does not apply.
+        pre, fwd, post = self._sanitize_parameters(**kwargs)
+        return self.run_single(images, {**self._preprocess_params, **pre}, {**self._forward_params, **fwd},
+                               {**self._postprocess_params, **post})
+
+    def preprocess(self, images):
+        try:
+            import datasets
+
+            if isinstance(images, datasets.Dataset):
+                images = images["image"]
+        except ImportError:  # pragma: no cover - datasets is a dependency
+            pass
+        images = as_image_list(images)
+        if len(images) < 2:
+            raise ValueError(f"mixup-resynthesis mixes two or more images, got {len(images)}")
+        sizes = {_spatial_size(im) for im in images}
+        if len(sizes) > 1:
+            raise ValueError(f"the images of one call must share a size, got {sorted(sizes)} (height, width); "
+                             "resize them to one size first")
+        pixel_values = self.image_processor(images, return_tensors="pt").pixel_values
+        return {"pixel_values": pixel_values.to(self.dtype)}
+
+    def _forward(self, model_inputs, weights=None, mixer=None, attributes=None, num_mixes=1,
+                 interpolation_steps=None, seed=None):
+        ae, x = self.model, model_inputs["pixel_values"]
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        codes = ae.encode(x)
+        if attributes is not None:
+            if len(x) != 2:
+                raise ValueError(f"the class mixer mixes two images, got {len(x)}")
+            y = torch.as_tensor(attributes, dtype=codes.dtype, device=codes.device)
+            y = y.expand(num_mixes, -1) if y.ndim == 1 else y
+            h1, h2 = (c.expand(len(y), -1, -1, -1) for c in codes[:2, None])
+            mixed, used = ae.class_mix(h1, h2, y, generator=generator), {"attributes": y}
+        else:
+            stacked = codes[:, None].expand(-1, num_mixes, -1, -1, -1)
+            if weights is not None:
+                weights = torch.as_tensor(weights, dtype=torch.float32)
+            mixed, weights = ae.mix(stacked, mixer=mixer, weights=weights, generator=generator)
+            used = {"weights": weights}
+        out = {"mixes": ae.decode(mixed), **used}
+        if interpolation_steps:
+            out["interpolation"] = ae.interpolate(x[:1], x[1:2], steps=interpolation_steps)[0]
+        return out
+
+    def postprocess(self, model_outputs):
+        to_pil = self.image_processor.postprocess
+        result = {"images": to_pil(model_outputs["mixes"])}
+        for key in ("weights", "attributes"):  # what each mix was made with
+            if key in model_outputs:
+                result[key] = model_outputs[key].float().cpu().tolist()
+        if "interpolation" in model_outputs:
+            frames = to_pil(model_outputs["interpolation"])
+            strip = Image.new(frames[0].mode, (sum(f.width for f in frames), frames[0].height))
+            for i, frame in enumerate(frames):
+                strip.paste(frame, (i * frame.width, 0))
+            result["interpolation"] = strip
+        return result
+
+    def save_pretrained(self, save_directory, **kwargs):
+        """Save the model and the image processor (a registered library task needs no remote code)."""
+        self.model.save_pretrained(save_directory, **kwargs)
+        self.image_processor.save_pretrained(save_directory)
+
+
+def _spatial_size(image) -> tuple[int, int]:
+    """(height, width) of a PIL image, an H×W(×C) array or a (C×)H×W tensor."""
+    if isinstance(image, Image.Image):
+        return image.height, image.width
+    shape = tuple(image.shape)
+    if len(shape) == 2:
+        return shape
+    if isinstance(image, np.ndarray):  # channels last unless the first axis is a channel axis
+        return shape[:2] if shape[-1] in (1, 3, 4) or shape[0] not in (1, 3, 4) else shape[1:]
+    return shape[1:] if shape[0] in (1, 3, 4) else shape[:2]
