@@ -69,7 +69,7 @@ def test_amr_training_learns_on_tiny_data(tmp_path):
 
 
 def test_supervised_class_mixer_and_classifier_branch_learn(tmp_path):
-    trainer = AMRTrainer(tiny_args(tmp_path, supervised=True, max_steps=60), argv=[])
+    trainer = AMRTrainer(tiny_args(tmp_path, supervised=True, max_steps=60, learning_rate=1e-3), argv=[])
     ae = trainer.unwrap("autoencoder")
     embed0 = [p.detach().clone() for p in ae.class_mixer.parameters()]
     trainer.train()
@@ -91,13 +91,13 @@ def test_acai_baseline_runs_and_its_critic_regresses_alpha(tmp_path):
 
 def test_bad_arguments_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="between 2 and the images per micro-batch"):
-        tiny_args(tmp_path, k=40)
+        tiny_args(tmp_path, k=40).validate()
     with pytest.raises(ValueError, match="multiple of 16"):
-        tiny_args(tmp_path, bottleneck=40)
+        tiny_args(tmp_path, bottleneck=40).validate()
     with pytest.raises(ValueError, match="ACAI"):
-        tiny_args(tmp_path, adversary="acai", mixer="bernoulli")
+        tiny_args(tmp_path, adversary="acai", mixer="bernoulli").validate()
     with pytest.raises(ValueError, match="--mixer"):
-        tiny_args(tmp_path, mixer="cutmix")
+        tiny_args(tmp_path, mixer="cutmix").validate()
 
 
 def run_module(argv, env_extra=None, check=True):
