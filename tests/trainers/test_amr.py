@@ -133,3 +133,15 @@ def test_cli_and_probe_on_a_run(tmp_path):
     results = linear_probe(str(run), "digits", max_train=None)
     assert 0 <= results["linear_top1"] <= 1 and results["num_test"] == 360
     assert (run / "probe_results.json").exists() and "linear (logistic regression)" in (run / "README.md").read_text()
+
+
+def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", "29541", "-m", "hf_nda.trainers.amr", *TINY, "--supervised", "true", "--max_steps", "3",
+           "--save_steps", "2", "--output_dir", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "run_info.json").read_text())["num_processes"] == 2  # real gloo DDP
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
+    assert type(AutoModel.from_pretrained(out / "autoencoder")).__name__ == "AMRAutoencoder"
