@@ -55,9 +55,10 @@ def main(argv=None):
         model = AutoModel.from_pretrained(run / "encoder")
         test, _ = cached_pixel_values("fashion_mnist", "test", AutoImageProcessor.from_pretrained(run / "encoder"))
         distances[name] = representation_metrics(model, test[:2000])["nda_cosine_distances"]
+    order = [name for name, _ in VARIANTS.values()]
     lines = ["| model | linear probe top-1 | kNN top-1 | cos. distance image↔jigsaw | alignment | uniformity |",
              "|---|---:|---:|---:|---:|---:|"]
-    for name, r in rows.items():
+    for name, r in sorted(rows.items(), key=lambda kv: order.index(kv[0])):
         rep = r["representation"]
         lines.append(f"| {name} | {r['linear_top1']:.4f} | {r['knn_top1']:.4f} | {rep['nda_cosine_distance_mean']:.3f} "
                      f"| {rep['alignment']:.3f} | {rep['uniformity']:.3f} |")

@@ -232,10 +232,20 @@ class NDAMoCoTrainer(BaseTrainer):
 
 def moco_card(args, command: str, results: dict | None, probe: dict | None):
     nda = ", ".join(args.nda_names) or "none (MoCo-v2)"
+    nda_setup = None
+    if args.nda_names:
+        images = "query and key images" if args.nda_views == "both" else "query images"
+        share = "all" if args.nda_fraction >= 1 else f"{args.nda_fraction:g} of the"
+        encoder = ("query encoder, with gradient" if args.nda_encoder == "query"
+                   else "momentum key encoder, no gradient")
+        use = ("each query's own views" if args.nda_negatives == "own"
+               else "shared by every query, next to the queue")
+        nda_setup = f"views of {share} {images} of each batch, embedded by the {encoder}; negatives: {use}"
     context = dict(model_name=f"NDA-MoCo ({nda}) {args.backbone} on {args.dataset}", dataset=args.dataset,
                    backbone=args.backbone, nda=nda, image_size=args.image_size, num_channels=args.num_channels,
                    batch_size=args.batch_size, max_steps=args.max_steps, queue_size=args.queue_size,
-                   temperature=args.temperature, probe=probe, backbone_weights=args.backbone_weights or "random init")
+                   temperature=args.temperature, probe=probe, nda_setup=nda_setup,
+                   backbone_weights=args.backbone_weights or "random init")
     tags = ["contrastive-learning", "moco", "negative-data-augmentation", "image-feature-extraction"]
     return build_card("nda_moco", dataset=args.dataset, tags=tags, command=command, context=context, results=results)
 

@@ -175,6 +175,8 @@ def test_nda_options_round_trip_through_cli_yaml_and_run_info(tmp_path):
     saved = json.loads((out / "run_info.json").read_text())["args"]
     again = NDAMoCoTrainingArguments(**saved)
     assert (again.nda_encoder, again.nda_negatives, again.nda_fraction) == ("query", "batch", 0.25)
+    card = (out / "encoder" / "README.md").read_text()
+    assert "0.25 of the query images of each batch, embedded by the query encoder, with gradient" in card
     for bad, match in ((["--nda_encoder", "both"], "nda_encoder"), (["--nda_fraction", "0"], "nda_fraction"),
                        (["--nda_fraction", "0.5"], "nda_negatives batch")):
         with pytest.raises(ValueError, match=match):
