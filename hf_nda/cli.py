@@ -50,9 +50,12 @@ def _probe(args):
     command = "hf-nda probe " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else None
     r = linear_probe(args.model, args.dataset, max_train=args.max_train, max_test=args.max_test, knn_k=args.knn_k,
                      output_dir=args.output_dir, data_dir=args.data_dir, command=command)
-    print(f"linear probe top-1 {r['linear_top1']:.4f}, kNN (k={r['knn_k']}) top-1 {r['knn_top1']:.4f} "
-          f"({r['num_train']} train / {r['num_test']} test images); image-vs-{r['representation']['nda']} cosine "
-          f"distance {r['representation']['nda_cosine_distance_mean']:.3f}")
+    line = (f"linear probe top-1 {r['linear_top1']:.4f}, kNN (k={r['knn_k']}) top-1 {r['knn_top1']:.4f} "
+            f"({r['num_train']} train / {r['num_test']} test images)")
+    if "representation" in r:  # contrastive encoders
+        rep = r["representation"]
+        line += f"; image-vs-{rep['nda']} cosine distance {rep['nda_cosine_distance_mean']:.3f}"
+    print(line)
 
 
 def _push(args):
@@ -105,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data_dir", default=None)
     ev.set_defaults(func=_evaluate_ood)
 
-    probe = sub.add_parser("probe", help="linear probe + kNN accuracy of an encoder on a held-out test split")
-    probe.add_argument("--model", required=True, help="encoder folder, run directory or Hub repo id")
+    probe = sub.add_parser("probe", help="linear probe + kNN accuracy of encoder features (MoCo) or AMR codes, "
+                                         "on a held-out test split")
+    probe.add_argument("--model", required=True, help="encoder / autoencoder folder, run directory or Hub repo id")
     probe.add_argument("--dataset", default="fashion_mnist")
     probe.add_argument("--max_train", type=int, default=10000, help="training images the probe is fitted on")
     probe.add_argument("--max_test", type=int, default=None)

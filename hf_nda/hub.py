@@ -63,19 +63,27 @@ def read_results(run_dir: str | Path) -> dict | None:
 
 
 def build_card(family: str, *, dataset: str, tags: list[str], command: str, context: dict,
-               results: dict | None = None) -> ModelCard:
-    """Render ``model_cards/<family>.md`` with card metadata (library, tags, dataset, metrics)."""
-    eval_results = None
-    if results:
-        from huggingface_hub import EvalResult
+               results: dict | None = None, probe: dict | None = None) -> ModelCard:
+    """Render ``model_cards/<family>.md`` with card metadata (library, tags, dataset, metrics: OOD
+    ``results`` and/or linear-``probe`` accuracy)."""
+    from huggingface_hub import EvalResult
 
-        eval_results = [EvalResult(task_type="image-classification", task_name="out-of-distribution detection",
-                                   dataset_type=dataset, dataset_name=f"{dataset} (test) vs {name}",
-                                   metric_type="roc_auc", metric_name=f"AUROC vs {name}", metric_value=round(row["AUROC"], 4))
-                        for name, row in results.get("metrics", {}).items()]
+    eval_results, metrics = [], []
+    if probe:
+        metrics.append("accuracy")
+        eval_results.append(EvalResult(task_type="image-classification", task_name="linear probe on frozen features",
+                                       dataset_type=probe["dataset"], dataset_name=f"{probe['dataset']} (test)",
+                                       metric_type="accuracy", metric_name="linear probe top-1",
+                                       metric_value=round(probe["linear_top1"], 4)))
+    if results:
+        metrics.append("roc_auc")
+        eval_results += [EvalResult(task_type="image-classification", task_name="out-of-distribution detection",
+                                    dataset_type=dataset, dataset_name=f"{dataset} (test) vs {name}",
+                                    metric_type="roc_auc", metric_name=f"AUROC vs {name}", metric_value=round(row["AUROC"], 4))
+                         for name, row in results.get("metrics", {}).items()]
     data = ModelCardData(library_name="hf_nda", license="apache-2.0", tags=["hf_nda", *tags],
-                         datasets=[_hub_dataset_id(dataset)], metrics=["roc_auc"] if results else None,
-                         model_name=context.get("model_name", family), eval_results=eval_results)
+                         datasets=[_hub_dataset_id(dataset)], metrics=metrics or None,
+                         model_name=context.get("model_name", family), eval_results=eval_results or None)
     return ModelCard.from_template(data, template_path=str(CARD_TEMPLATES / f"{family}.md"),
                                    command=command, results=results, **context)
 

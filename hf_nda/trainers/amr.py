@@ -259,7 +259,7 @@ def amr_card(args, command: str, probe: dict | None, online_probe: float | None)
                    lambda_recon=args.lambda_recon, max_steps=args.max_steps, batch_size=args.batch_size,
                    probe=probe, online_probe=online_probe)
     tags = ["autoencoder", "mixup", "adversarial-mixup-resynthesis", "representation-learning"]
-    return build_card("amr", dataset=args.dataset, tags=tags, command=command, context=context)
+    return build_card("amr", dataset=args.dataset, tags=tags, command=command, context=context, probe=probe)
 
 
 def write_cards(run_dir: Path, history: list[dict] | None = None) -> None:

@@ -126,13 +126,14 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
 
 def test_cli_and_probe_on_a_run(tmp_path):
     from hf_nda.cli import main
-    from hf_nda.evaluation.probe import linear_probe
 
     run = tmp_path / "cli"
     assert main(["train", "amr", *TINY, "--max_steps", "3", "--save_steps", "0", "--output_dir", str(run)]) == 0
-    results = linear_probe(str(run), "digits", max_train=None)
+    assert main(["probe", "--model", str(run), "--dataset", "digits", "--max_train", "1437"]) == 0
+    results = json.loads((run / "probe_results.json").read_text())
     assert 0 <= results["linear_top1"] <= 1 and results["num_test"] == 360
-    assert (run / "probe_results.json").exists() and "linear (logistic regression)" in (run / "README.md").read_text()
+    card = (run / "README.md").read_text()
+    assert "linear (logistic regression)" in card and "metric_name: linear probe top-1" in card  # card metadata
 
 
 def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
