@@ -44,8 +44,10 @@ def info_nce_with_negatives(queries: torch.Tensor, keys: torch.Tensor, queue: to
     """InfoNCE of MoCo with explicit extra negatives per query (Eq. 8 of the NDA paper).
 
     queries, keys: N,D (L2-normalised; row i of ``keys`` is the positive of query i);
-    queue: K,D negatives shared by all queries; extra_negatives: N,M,D negatives of each query
-    (its NDA views), or None for plain MoCo. Returns
+    queue: K,D negatives shared by all queries (the key queue, optionally followed by shared NDA
+    views); extra_negatives: N,M,D negatives of each query (its NDA views), or None for plain MoCo.
+    Gradient flows into every argument that carries one — NDA views embedded by the query encoder
+    (Eq. 8's h_θ(x̄)) are pushed away from the queries. Returns
     mean_i -log( e^{q_i·k_i/τ} / (e^{q_i·k_i/τ} + Σ_j e^{q_i·n_j/τ} + Σ_m e^{q_i·z̄_im/τ}) ).
     The (n + m) factor of Eq. 8 is a constant and is left out.
     """
