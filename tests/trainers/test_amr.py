@@ -133,7 +133,7 @@ def test_cli_and_probe_on_a_run(tmp_path):
     results = json.loads((run / "probe_results.json").read_text())
     assert 0 <= results["linear_top1"] <= 1 and results["num_test"] == 360
     card = (run / "README.md").read_text()
-    assert "linear (logistic regression)" in card and "metric_name: linear probe top-1" in card  # card metadata
+    assert "linear (logistic regression)" in card and "name: linear probe top-1" in card  # card metadata
 
 
 def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
