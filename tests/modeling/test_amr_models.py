@@ -173,3 +173,13 @@ def test_save_load_gives_identical_outputs(tmp_path):
         # spectral norm re-computes σ = uᵀWv on every call: equal up to float rounding
         assert torch.allclose(d(x).logits, d2(x).logits, rtol=1e-4, atol=1e-5)
         assert torch.allclose(d(x).class_logits, d2(x).class_logits, rtol=1e-4, atol=1e-5)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from hf_nda.modeling import configuration_amr, mixers, modeling_amr
+
+    for module in (configuration_amr, mixers, modeling_amr):
+        failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert tried > 0 and failures == 0, module.__name__
