@@ -146,3 +146,14 @@ def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
     assert json.loads((out / "run_info.json").read_text())["num_processes"] == 2  # real gloo DDP
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
     assert type(AutoModel.from_pretrained(out / "autoencoder")).__name__ == "AMRAutoencoder"
+
+
+def test_recipe_parses_and_validates():
+    from pathlib import Path
+
+    from hf_nda.trainers.base import parse_args
+
+    recipe = Path(__file__).parents[2] / "configs" / "recipes" / "amr_mnist.yaml"
+    (args,) = parse_args(AMRTrainingArguments, [str(recipe)])
+    args.validate()
+    assert (args.mixer, args.k, args.lambda_recon, args.bottleneck) == ("mixup", 2, 10.0, 32)
