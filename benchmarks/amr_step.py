@@ -11,12 +11,16 @@ Run: ``python benchmarks/amr_step.py [--batch_size 64] [--channels 16]``
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
+from pathlib import Path
 
 import torch
 
-from hf_nda.trainers.amr import AMRTrainer, AMRTrainingArguments
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _timing import best_step_times  # noqa: E402
+from hf_nda.trainers.amr import AMRTrainer, AMRTrainingArguments  # noqa: E402
 
 VARIANTS = {"AE+GAN": dict(mixer="none"), "AMR mixup k=2": dict(mixer="mixup", k=2),
             "AMR mixup k=3": dict(mixer="mixup", k=3), "AMR Bernoulli k=2": dict(mixer="bernoulli", k=2),
@@ -33,13 +37,7 @@ def main(argv=None):
         trainers = {name: AMRTrainer(AMRTrainingArguments(
             output_dir=f"{tmp}/{i}", dataset="mnist", batch_size=args.batch_size, base_channels=args.channels,
             d_channels=args.channels, report_to="none", **kwargs), argv=[]) for i, (name, kwargs) in enumerate(VARIANTS.items())}
-        best = {name: float("inf") for name in trainers}
-        for step in range(args.repeats + 2):
-            for name, trainer in trainers.items():  # alternate so every variant sees the same machine state
-                start = time.perf_counter()
-                trainer.training_step(step, trainer.step_generator(step))
-                if step >= 2:
-                    best[name] = min(best[name], time.perf_counter() - start)
+        best = best_step_times(trainers, args.repeats)
     print(f"MNIST 32×32×1, bottleneck 32, widths {args.channels}, batch {args.batch_size}, "
           f"CPU threads {torch.get_num_threads()}")
     print("| step | ms / step | vs AE+GAN |\n|---|---:|---:|")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _timing import best_step_times  # noqa: E402
 from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments  # noqa: E402
 
 
@@ -35,13 +35,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         trainers = {name: make_trainer(name, args, tmp) for name in ("none", "jigsaw")}
-        best = {name: float("inf") for name in trainers}
-        for step in range(args.repeats + 3):
-            for name, trainer in trainers.items():  # alternate so both see the same machine state
-                start = time.perf_counter()
-                trainer.training_step(step, trainer.step_generator(step))
-                if step >= 3:
-                    best[name] = min(best[name], time.perf_counter() - start)
+        best = best_step_times(trainers, args.repeats, warmup=3)
     print(f"DCGAN 32×32, width {args.channels}, batch {args.batch_size}, {args.d_steps} D step(s) per G step, "
           f"λ = 0.25, CPU threads {torch.get_num_threads()}")
     print("| step | ms / step |\n|---|---:|")

@@ -38,3 +38,19 @@ def tiny_gan_run(tmp_path_factory):
                                    save_steps=0, sample_steps=0)
     NDAGANTrainer(args, argv=["--dataset", "digits", "--max_steps", "3"]).train()
     return out
+
+
+def run_trainer_module(family: str, argv, env_extra=None, check=True, processes: int = 1, port: int = 29533):
+    """``python -m hf_nda.trainers.<family> ARGV`` in a subprocess (``processes`` > 1: under
+    ``torch.distributed.run``, real gloo DDP on the CPU); raises with its stderr when it fails."""
+    import subprocess
+    import sys
+
+    launcher = [] if processes == 1 else ["-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+                                          "--master_addr", "127.0.0.1", "--master_port", str(port)]
+    env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if processes > 1 else {}), **(env_extra or {})}
+    proc = subprocess.run([sys.executable, *launcher, "-m", f"hf_nda.trainers.{family}", *argv], env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr[-3000:])
+    return proc

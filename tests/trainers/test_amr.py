@@ -1,8 +1,5 @@
 import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,6 +9,7 @@ from transformers import AutoModel
 import hf_nda  # noqa: F401
 from hf_nda.trainers.amr import (AMRTrainer, AMRTrainingArguments, acai_critic_loss, autoencoder_loss,
                                  discriminator_loss, soft_cross_entropy)
+from tests.conftest import run_trainer_module
 
 TINY = ["--dataset", "digits", "--image_size", "16", "--batch_size", "16", "--base_channels", "4",
         "--d_channels", "4", "--report_to", "none", "--logging_steps", "1"]
@@ -100,13 +98,8 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         tiny_args(tmp_path, mixer="cutmix").validate()
 
 
-def run_module(argv, env_extra=None, check=True):
-    env = {**os.environ, **(env_extra or {})}
-    proc = subprocess.run([sys.executable, "-m", "hf_nda.trainers.amr", *argv], env=env, capture_output=True,
-                          text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stderr[-3000:])
-    return proc
+def run_module(argv, **kwargs):
+    return run_trainer_module("amr", argv, **kwargs)
 
 
 def test_killed_run_resumes_to_identical_weights(tmp_path):
@@ -138,11 +131,8 @@ def test_cli_and_probe_on_a_run(tmp_path):
 
 def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", "29541", "-m", "hf_nda.trainers.amr", *TINY, "--supervised", "true", "--max_steps", "3",
-           "--save_steps", "2", "--output_dir", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_module([*TINY, "--supervised", "true", "--max_steps", "3", "--save_steps", "2", "--output_dir", str(out)],
+               processes=2, port=29541)
     assert json.loads((out / "run_info.json").read_text())["num_processes"] == 2  # real gloo DDP
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
     assert type(AutoModel.from_pretrained(out / "autoencoder")).__name__ == "AMRAutoencoder"

@@ -1,8 +1,4 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,18 +7,14 @@ from transformers import AutoModel
 
 import hf_nda  # noqa: F401
 from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments
+from tests.conftest import run_trainer_module
 
 TINY = ["--dataset", "digits", "--image_size", "28", "--batch_size", "16", "--g_channels", "8", "--d_channels", "8",
         "--latent_dim", "16", "--d_steps", "1", "--report_to", "none", "--logging_steps", "1"]
 
 
-def run_module(argv, env_extra=None, check=True):
-    env = {**os.environ, **(env_extra or {})}
-    proc = subprocess.run([sys.executable, "-m", "hf_nda.trainers.gan", *argv], env=env, capture_output=True,
-                          text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(proc.stderr[-3000:])
-    return proc
+def run_module(argv, **kwargs):
+    return run_trainer_module("gan", argv, **kwargs)
 
 
 def test_training_lowers_d_loss_and_moves_g(tmp_path):
@@ -76,11 +68,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
 
 def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", "29533", "-m", "hf_nda.trainers.gan", *TINY, "--max_steps", "4", "--save_steps", "2",
-           "--output_dir", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_module([*TINY, "--max_steps", "4", "--save_steps", "2", "--output_dir", str(out)], processes=2)
     info = json.loads((out / "run_info.json").read_text())
     assert info["family"] == "gan" and info["num_processes"] == 2  # real gloo DDP, not two lone runs
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000004"]
