@@ -6,7 +6,8 @@ overlaid histogram.
 Variants (``--variants``, any of):
   moco          plain MoCo-v2 (``--nda none``)
   nda-shared    NDA views of 1/8 of the query images through the query encoder (with gradient),
-                shared negatives of every query — the recommended NDA-MoCo configuration
+                shared negatives of every query
+  nda-shared-25 the same with 1/4 of the query images
   nda-own       each query's own NDA view through the query encoder (with gradient)
   nda-appn      App. N: NDA views of the query and key images through the key encoder (no gradient)
 
@@ -26,6 +27,8 @@ VARIANTS = {
     "moco": ("MoCo-v2", ["--nda", "none"]),
     "nda-shared": ("NDA-MoCo, query enc., shared 1/8", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views", "query",
                                                         "--nda_negatives", "batch", "--nda_fraction", "0.125"]),
+    "nda-shared-25": ("NDA-MoCo, query enc., shared 1/4", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views",
+                                                           "query", "--nda_negatives", "batch", "--nda_fraction", "0.25"]),
     "nda-own": ("NDA-MoCo, query enc., own", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views", "query"]),
     "nda-appn": ("NDA-MoCo, key enc., own ×2 (App. N)", ["--nda", "jigsaw", "--nda_encoder", "key", "--nda_views", "both",
                                                           "--nda_negatives", "own", "--nda_fraction", "1"]),

@@ -1,5 +1,13 @@
-"""NDA-MoCo: MoCo-v2 whose InfoNCE also contrasts each query with NDA views of its own query and
-key images (Sinha et al., ICLR 2021, Eq. 8 and App. N).
+"""NDA-MoCo: MoCo-v2 whose InfoNCE also contrasts the queries with NDA views (e.g. jigsaw) of
+training images (Sinha et al., ICLR 2021, Eq. 8 and App. N).
+
+NDA negatives, by default (Eq. 8: z̄_k ∼ h_θ(x̄_k), x̄_k ∼ P̄): the NDA views of a quarter of the batch's
+query images (``--nda_fraction 0.25``) are embedded by the *query* encoder, with gradient, in the
+same forward pass and BN sub-batches as the queries (``--nda_encoder query``), and every query is
+contrasted with all of them next to the queue (``--nda_negatives batch``). The gradient through
+h_θ(x̄) is what pushes NDA views away from images; the NDA views cost ¼ of a query forward/backward.
+App. N's variant — the views of each query's own query and key images, embedded by the momentum
+encoder without gradient — is ``--nda_encoder key --nda_views both --nda_negatives own --nda_fraction 1``.
 
 Batch-norm treatment: *shuffled sub-batch BN*. The query batch is encoded in ``bn_groups``
 sub-batches in data order; the key batch in ``bn_groups`` sub-batches after a random permutation
@@ -35,7 +43,8 @@ from .losses import info_nce_with_negatives
 
 @dataclass
 class NDAMoCoTrainingArguments(BaseTrainingArguments):
-    """NDA-MoCo flags; defaults are the paper's CIFAR settings (App. K) where it gives them."""
+    """NDA-MoCo flags; defaults are the paper's CIFAR settings (App. K) where it gives them, and the
+    recommended NDA negatives (module doc) for the ``nda_*`` flags."""
 
     batch_size: int = field(default=256, metadata={"help": "images per device per step (paper: 256)"})
     backbone: str = field(default="resnet18", metadata={"help": "timm model name"})
@@ -52,16 +61,16 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
     sgd_momentum: float = field(default=0.9)
     weight_decay: float = field(default=1e-4)
     bn_groups: int = field(default=2, metadata={"help": "sub-batches with their own BN statistics (see module doc)"})
-    nda_encoder: str = field(default="key", metadata={
+    nda_encoder: str = field(default="query", metadata={
         "help": "which encoder embeds the NDA views: 'key' = the momentum encoder, no gradient (App. N's extra "
                 "forward pass); 'query' = the query encoder, with gradient (Eq. 8's h_θ(x̄)), in the same "
                 "BN sub-batches as the queries"})
-    nda_views: str = field(default="both", metadata={
+    nda_views: str = field(default="query", metadata={
         "help": "which images get NDA views: 'both' = query and key images (App. N), 'query' = query images (cheaper)"})
-    nda_negatives: str = field(default="own", metadata={
+    nda_negatives: str = field(default="batch", metadata={
         "help": "'own' = each query is contrasted with the NDA views of its own images (App. N: +2 per query); "
                 "'batch' = with the NDA views of the whole batch (added to the queue negatives)"})
-    nda_fraction: float = field(default=1.0, metadata={
+    nda_fraction: float = field(default=0.25, metadata={
         "help": "fraction of the batch's images that get NDA views (the first round(f·B) of a shuffled batch); "
                 "< 1 needs --nda_negatives batch: the views are then shared negatives of every query"})
 
@@ -85,8 +94,9 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
         if not 0.0 < self.nda_fraction <= 1.0:
             raise ValueError(f"--nda_fraction must be in (0, 1], got {self.nda_fraction}")
         if self.nda_fraction < 1.0 and self.nda_negatives != "batch":
-            raise ValueError("--nda_fraction < 1 gives NDA views to only some images, so they cannot be each "
-                             "query's own negatives: use --nda_negatives batch")
+            raise ValueError(f"--nda_fraction {self.nda_fraction:g} gives NDA views to only some images, so they "
+                             "cannot be each query's own negatives: use --nda_negatives batch, or --nda_fraction 1 "
+                             "with --nda_negatives own")
         if self.queue_size < 1:
             raise ValueError("--queue_size must be >= 1")
         if self.nda_names:
@@ -188,7 +198,7 @@ class NDAMoCoTrainer(BaseTrainer):
         nda_views = nda = None
         with torch.no_grad():
             keys = self.encode(self.key_encoder, key_view, torch.randperm(len(real), generator=generator).to(real.device))
-            if self.negative_transform is not None:  # App. N: NDA of the query image and of the key image
+            if self.negative_transform is not None:  # NDA views of the first num_nda query (and key) images
                 nda_views = torch.cat([self.negative_transform(v, generator=generator) for v in sources])
                 if args.nda_encoder == "key":
                     order = torch.randperm(len(nda_views), generator=generator).to(real.device)

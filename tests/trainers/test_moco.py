@@ -105,17 +105,19 @@ def test_nda_term_vanishes_with_nda_none(tmp_path, monkeypatch):
 
 
 def test_nda_views_query_gives_one_extra_negative_per_query(tmp_path, monkeypatch):
-    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_views="query")
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="key", nda_views="query",
+                                      nda_negatives="own", nda_fraction=1.0)
     assert [nda.shape for _, nda in seen] == [(8, 1, 8)]
 
 
 def test_own_nda_negatives_are_the_views_of_each_querys_two_images(tmp_path, monkeypatch):
-    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"])
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="key", nda_views="both", nda_negatives="own", nda_fraction=1.0)
     assert [nda.shape for _, nda in seen] == [(8, 2, 8)]  # App. N: +2 per query
 
 
 def test_batch_nda_negatives_join_the_queue(tmp_path, monkeypatch):
-    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_negatives="batch")
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="key", nda_views="both",
+                                      nda_negatives="batch", nda_fraction=1.0)
     assert seen == [((16 + 2 * 8, 8), None)]  # queue + the NDA views of the 8 query and 8 key images
 
 
@@ -127,14 +129,14 @@ def test_query_encoder_nda_views_carry_gradient_to_the_encoder(tmp_path, monkeyp
         grads.append(torch.autograd.grad(nda.sum(), conv, retain_graph=True)[0])
 
     _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, inspect, nda=["jigsaw"], nda_encoder="query",
-                                      nda_views="query")
+                                      nda_views="query", nda_negatives="own", nda_fraction=1.0)
     (_, nda), = seen
     assert nda.shape == (8, 1, 8) and nda.requires_grad
     assert grads[0].abs().sum() > 0  # Eq. 8's h_θ(x̄): the NDA term trains the encoder itself
 
 
 def test_key_encoder_nda_views_have_no_gradient(tmp_path, monkeypatch):
-    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="key")
+    _, seen = loss_inputs_of_one_step(tmp_path, monkeypatch, nda=["jigsaw"], nda_encoder="key", nda_views="both", nda_negatives="own", nda_fraction=1.0)
     (_, nda), = seen
     assert nda.shape == (8, 2, 8) and not nda.requires_grad
 
@@ -159,26 +161,48 @@ def test_nda_fraction_gives_shared_negatives_of_part_of_the_batch(tmp_path, monk
     assert queue_shape == (16 + 2, 8) and nda is None  # queue + NDA views of 2 of the 8 images, for every query
 
 
+def test_default_nda_negatives_are_a_quarter_of_the_batch_through_the_query_encoder(tmp_path, monkeypatch):
+    grads = []
+    args = NDAMoCoTrainingArguments(output_dir=str(tmp_path))
+    assert (args.nda_encoder, args.nda_views, args.nda_negatives, args.nda_fraction) == ("query", "query", "batch", 0.25)
+    import hf_nda.trainers.moco as moco
+
+    trainer = NDAMoCoTrainer(NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8,
+                                                      queue_size=16, projection_dim=8, projection_hidden_dim=16,
+                                                      report_to="none"), argv=[])
+    original = moco.info_nce_with_negatives
+
+    def spy(q, k, negatives, nda, t):
+        assert nda is None and negatives.shape == (16 + 2, 8)
+        conv = trainer.unwrap("encoder").backbone.conv1.weight
+        grads.append(torch.autograd.grad(negatives[16:].sum(), conv, retain_graph=True)[0])
+        return original(q, k, negatives, nda, t)
+
+    monkeypatch.setattr(moco, "info_nce_with_negatives", spy)
+    trainer.training_step(0, trainer.step_generator(0))
+    assert len(grads) == 1 and grads[0].abs().sum() > 0
+
+
 def test_nda_options_round_trip_through_cli_yaml_and_run_info(tmp_path):
     from hf_nda.cli import main as cli
     from hf_nda.trainers.base import parse_args
 
-    flags = ["--nda_encoder", "query", "--nda_views", "query", "--nda_negatives", "batch", "--nda_fraction", "0.25"]
-    (args,) = parse_args(NDAMoCoTrainingArguments, ["--output_dir", "x", *flags])
-    assert (args.nda_encoder, args.nda_views, args.nda_negatives, args.nda_fraction) == ("query", "query", "batch", 0.25)
+    flags = ["--nda_encoder", "key", "--nda_views", "both", "--nda_negatives", "batch", "--nda_fraction", "0.5"]
+    (args,) = parse_args(NDAMoCoTrainingArguments, ["--output_dir", "x", *flags])  # none of them the defaults
+    assert (args.nda_encoder, args.nda_views, args.nda_negatives, args.nda_fraction) == ("key", "both", "batch", 0.5)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("output_dir: x\nnda_encoder: query\nnda_negatives: batch\nnda_fraction: 0.125\n")
+    recipe.write_text("output_dir: x\nnda_encoder: key\nnda_negatives: own\nnda_fraction: 1.0\n")
     (args,) = parse_args(NDAMoCoTrainingArguments, [str(recipe)])
-    assert (args.nda_encoder, args.nda_fraction) == ("query", 0.125)
+    assert (args.nda_encoder, args.nda_negatives, args.nda_fraction) == ("key", "own", 1.0)
     out = tmp_path / "run"
     assert cli(["train", "moco", *TINY, *flags, "--max_steps", "1", "--save_steps", "1", "--output_dir", str(out)]) == 0
     saved = json.loads((out / "run_info.json").read_text())["args"]
     again = NDAMoCoTrainingArguments(**saved)
-    assert (again.nda_encoder, again.nda_negatives, again.nda_fraction) == ("query", "batch", 0.25)
+    assert (again.nda_encoder, again.nda_views, again.nda_negatives, again.nda_fraction) == ("key", "both", "batch", 0.5)
     card = (out / "encoder" / "README.md").read_text()
-    assert "0.25 of the query images of each batch, embedded by the query encoder, with gradient" in card
+    assert "views of 0.5 of the query and key images of each batch, embedded by the momentum key encoder" in card
     for bad, match in ((["--nda_encoder", "both"], "nda_encoder"), (["--nda_fraction", "0"], "nda_fraction"),
-                       (["--nda_fraction", "0.5"], "nda_negatives batch")):
+                       (["--nda_negatives", "own"], "nda_negatives batch")):
         with pytest.raises(ValueError, match=match):
             parse_args(NDAMoCoTrainingArguments, ["--output_dir", "x", *bad])[0].validate()
 
