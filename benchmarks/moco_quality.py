@@ -7,7 +7,7 @@ Variants (``--variants``, any of):
   moco          plain MoCo-v2 (``--nda none``)
   nda-shared    NDA views of 1/8 of the query images through the query encoder (with gradient),
                 shared negatives of every query
-  nda-shared-25 the same with 1/4 of the query images
+  nda-shared-25 the same with 1/4 of the query images (the trainer's default NDA negatives)
   nda-own       each query's own NDA view through the query encoder (with gradient)
   nda-appn      App. N: NDA views of the query and key images through the key encoder (no gradient)
 
@@ -29,7 +29,8 @@ VARIANTS = {
                                                         "--nda_negatives", "batch", "--nda_fraction", "0.125"]),
     "nda-shared-25": ("NDA-MoCo, query enc., shared 1/4", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views",
                                                            "query", "--nda_negatives", "batch", "--nda_fraction", "0.25"]),
-    "nda-own": ("NDA-MoCo, query enc., own", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views", "query"]),
+    "nda-own": ("NDA-MoCo, query enc., own", ["--nda", "jigsaw", "--nda_encoder", "query", "--nda_views", "query",
+                                              "--nda_negatives", "own", "--nda_fraction", "1"]),
     "nda-appn": ("NDA-MoCo, key enc., own ×2 (App. N)", ["--nda", "jigsaw", "--nda_encoder", "key", "--nda_views", "both",
                                                           "--nda_negatives", "own", "--nda_fraction", "1"]),
 }
@@ -41,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--output_dir", default="outputs/moco")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variants", nargs="+", default=["moco", "nda-shared", "nda-own"], choices=sorted(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["moco", "nda-shared-25"], choices=sorted(VARIANTS))
     args = parser.parse_args(argv)
     out, rows, distances = Path(args.output_dir), {}, {}
     for key in args.variants:

@@ -3,10 +3,13 @@ one run through the real trainer step (alternating, best of N). The paper (App. 
 1.36 s / 1.09 s = 1.25 for its NDA views of the query and key images through the key encoder.
 
 Variants timed (the flags of ``hf-nda train moco``):
-  nda-shared  --nda_encoder query --nda_views query --nda_negatives batch --nda_fraction 0.125
-              (recommended: NDA views of B/8 images ride in the query forward/backward)
-  nda-own     --nda_encoder query --nda_views query  (B NDA views, forward and backward)
-  nda-appn    --nda_encoder key --nda_views both     (2·B NDA views, key-encoder forward only)
+  nda-shared-25  --nda_encoder query --nda_views query --nda_negatives batch --nda_fraction 0.25
+                 (the default: NDA views of B/4 images ride in the query forward/backward)
+  nda-shared     the same with --nda_fraction 0.125
+  nda-own        --nda_encoder query --nda_views query --nda_negatives own --nda_fraction 1
+                 (B NDA views, forward and backward)
+  nda-appn       --nda_encoder key --nda_views both --nda_negatives own --nda_fraction 1
+                 (2·B NDA views, key-encoder forward only)
 
 Run: ``python benchmarks/moco_step.py [--backbone resnet18] [--batch_size 128]``
 """
@@ -23,10 +26,14 @@ from hf_nda.trainers.moco import NDAMoCoTrainer, NDAMoCoTrainingArguments
 
 VARIANTS = {
     "MoCo-v2": dict(nda=["none"]),
+    "NDA-MoCo, query enc., shared 1/4 (nda-shared-25, default)": dict(
+        nda=["jigsaw"], nda_encoder="query", nda_views="query", nda_negatives="batch", nda_fraction=0.25),
     "NDA-MoCo, query enc., shared 1/8 (nda-shared)": dict(nda=["jigsaw"], nda_encoder="query", nda_views="query",
                                                           nda_negatives="batch", nda_fraction=0.125),
-    "NDA-MoCo, query enc., own (nda-own)": dict(nda=["jigsaw"], nda_encoder="query", nda_views="query"),
-    "NDA-MoCo, key enc., own ×2 (nda-appn, App. N)": dict(nda=["jigsaw"], nda_encoder="key", nda_views="both"),
+    "NDA-MoCo, query enc., own (nda-own)": dict(nda=["jigsaw"], nda_encoder="query", nda_views="query",
+                                                nda_negatives="own", nda_fraction=1.0),
+    "NDA-MoCo, key enc., own ×2 (nda-appn, App. N)": dict(nda=["jigsaw"], nda_encoder="key", nda_views="both",
+                                                          nda_negatives="own", nda_fraction=1.0),
 }
 
 
