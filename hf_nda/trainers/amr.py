@@ -168,8 +168,7 @@ class AMRTrainer(BaseTrainer):
         with frozen(D):
             ae = self.backward_and_step("autoencoder", ae_loss, micro)
         # 2. the discriminator on the same (detached) reconstructions and mixes
-        d = self.backward_and_step("discriminator", lambda item: self.discriminator_objective(*item, generator),
-                                   outputs)
+        d = self.backward_and_step("discriminator", lambda item: self.discriminator_objective(*item), outputs)
         # 3. the online probe on detached codes
         probe_hits = []
 
@@ -199,7 +198,7 @@ class AMRTrainer(BaseTrainer):
             loss = loss + _bce(d_out.logits, 1.0) + args.cls_weight * cls
         return loss
 
-    def discriminator_objective(self, x, y, out, generator) -> torch.Tensor:
+    def discriminator_objective(self, x, y, out) -> torch.Tensor:
         args, D = self.args, self.models["discriminator"]
         recon = out.reconstructions.detach()
         if args.adversary == "acai":
@@ -235,12 +234,8 @@ class AMRTrainer(BaseTrainer):
         ae.train(was_training)
         return torch.cat(rows)
 
-    def save_samples(self) -> None:
-        if self.accelerator.is_main_process:  # nrow = images per row, whatever num_samples is
-            from ..showcase import save_image_grid
-
-            save_image_grid(self.sample_images(), self.output_dir / "samples" / f"step-{self.step:07d}.png",
-                            nrow=self.args.num_samples)
+    def sample_grid_columns(self, images: torch.Tensor) -> int:
+        return self.args.num_samples  # one pair (or interpolation step) per column
 
     def export(self, final_dir: Path) -> None:
         save_pretrained_atomic(self.unwrap("autoencoder"), final_dir / "autoencoder", self.processor)

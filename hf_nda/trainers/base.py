@@ -164,6 +164,10 @@ class BaseTrainer:
         """Images in [-1, 1] for the periodic sample grid (None: no grid)."""
         return None
 
+    def sample_grid_columns(self, images: torch.Tensor) -> int:
+        """Images per row of the sample grid (default: a square grid)."""
+        return int(len(images) ** 0.5)
+
     def export(self, final_dir: Path) -> None:
         """Write each model's ``save_pretrained`` folder under ``final_dir`` (main process only)."""
         raise NotImplementedError
@@ -316,7 +320,7 @@ class BaseTrainer:
         from ..showcase import save_image_grid
 
         save_image_grid(images, self.output_dir / "samples" / f"{CHECKPOINT_PREFIX}{self.step:07d}.png",
-                        nrow=int(len(images) ** 0.5))
+                        nrow=self.sample_grid_columns(images))
 
 
 def _ema_with_warmup(decay: float):
