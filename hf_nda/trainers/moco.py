@@ -263,7 +263,10 @@ def moco_card(args, command: str, results: dict | None, probe: dict | None):
 def write_cards(run_dir: Path) -> None:
     """(Re)write the run's and its encoder's cards from ``run_info.json``, probe and OOD results."""
     info = json.loads((run_dir / "run_info.json").read_text())
-    args = NDAMoCoTrainingArguments(**info["args"])
+    saved = info["args"]
+    if "nda_encoder" not in saved:  # a run from before --nda_encoder/--nda_fraction: key encoder, all images
+        saved = {**saved, "nda_encoder": "key", "nda_fraction": 1.0}
+    args = NDAMoCoTrainingArguments(**saved)
     probe_file = run_dir / "probe_results.json"
     probe = json.loads(probe_file.read_text()) if probe_file.exists() else None
     card = moco_card(args, info["command"], read_results(run_dir), probe)

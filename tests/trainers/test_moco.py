@@ -13,7 +13,7 @@ from transformers import AutoModel, pipeline
 import hf_nda  # noqa: F401
 from hf_nda import ContrastiveEncoder, ContrastiveEncoderConfig
 from hf_nda.trainers.losses import info_nce_with_negatives
-from hf_nda.trainers.moco import KeyQueue, NDAMoCoTrainer, NDAMoCoTrainingArguments, momentum_update
+from hf_nda.trainers.moco import KeyQueue, NDAMoCoTrainer, NDAMoCoTrainingArguments, momentum_update, write_cards
 
 TINY = ["--dataset", "digits", "--image_size", "32", "--batch_size", "16", "--queue_size", "64",
         "--projection_dim", "16", "--projection_hidden_dim", "32", "--report_to", "none", "--temperature", "0.2",
@@ -201,6 +201,14 @@ def test_nda_options_round_trip_through_cli_yaml_and_run_info(tmp_path):
     assert (again.nda_encoder, again.nda_views, again.nda_negatives, again.nda_fraction) == ("key", "both", "batch", 0.5)
     card = (out / "encoder" / "README.md").read_text()
     assert "views of 0.5 of the query and key images of each batch, embedded by the momentum key encoder" in card
+    info = json.loads((out / "run_info.json").read_text())  # a run saved before these flags existed
+    for key in ("nda_encoder", "nda_fraction"):
+        del info["args"][key]
+    info["args"].update(nda_views="both", nda_negatives="own")
+    (out / "run_info.json").write_text(json.dumps(info))
+    write_cards(out)
+    assert "views of all query and key images of each batch, embedded by the momentum key encoder" in \
+        (out / "README.md").read_text()
     for bad, match in ((["--nda_encoder", "both"], "nda_encoder"), (["--nda_fraction", "0"], "nda_fraction"),
                        (["--nda_negatives", "own"], "nda_negatives batch")):
         with pytest.raises(ValueError, match=match):
