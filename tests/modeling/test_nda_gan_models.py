@@ -41,7 +41,10 @@ def test_conditional_labels_change_the_output():
 @pytest.mark.parametrize("architecture", ["dcgan", "resnet"])
 def test_save_then_auto_from_pretrained_gives_identical_outputs(tmp_path, architecture):
     g = NDAGenerator(NDAGeneratorConfig(architecture=architecture, base_channels=8)).eval()
-    d = NDADiscriminator(NDADiscriminatorConfig(architecture=architecture, base_channels=8)).eval()
+    d = NDADiscriminator(NDADiscriminatorConfig(architecture=architecture, base_channels=8))
+    for _ in range(10):  # train-mode forwards run spectral norm's power iteration, as training does
+        d(torch.rand(2, 1, 32, 32))
+    d.eval()
     g.save_pretrained(tmp_path / "g")
     d.save_pretrained(tmp_path / "d")
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["config.json", "model.safetensors"]
@@ -51,7 +54,9 @@ def test_save_then_auto_from_pretrained_gives_identical_outputs(tmp_path, archit
     z = g.sample_latents(4, gen(4))
     assert torch.equal(g(z).images, g2(z).images)
     x = torch.rand(4, 1, 32, 32, generator=gen(5)) * 2 - 1
-    assert torch.equal(d(x).logits, d2(x).logits)
+    # spectral norm divides by σ = uᵀWv on every call; the loaded copy's convolutions may round
+    # differently in the last bits (seen with freshly loaded, memory-mapped weights)
+    assert torch.allclose(d(x).logits, d2(x).logits, rtol=1e-5, atol=1e-6)
 
 
 def test_spectral_norm_bounds_each_layer():
