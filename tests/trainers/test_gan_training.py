@@ -43,7 +43,8 @@ def test_training_lowers_d_loss_and_moves_g(tmp_path):
     assert torch.equal(g_loaded(z).images, after)
     d_loaded = AutoModel.from_pretrained(run)  # the run itself loads as its discriminator
     x = torch.rand(4, 1, 28, 28) * 2 - 1
-    assert torch.equal(d_loaded(x).logits, trainer.unwrap("discriminator").eval()(x).logits)
+    trained = trainer.unwrap("discriminator").eval()(x).logits
+    assert torch.allclose(d_loaded(x).logits, trained, rtol=1e-5, atol=1e-6)  # spectral norm: last-bit rounding
     assert "hf-nda train gan" in (run / "README.md").read_text()
 
 
