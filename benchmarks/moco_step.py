@@ -17,12 +17,16 @@ Run: ``python benchmarks/moco_step.py [--backbone resnet18] [--batch_size 128]``
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
+from pathlib import Path
 
 import torch
 
-from hf_nda.trainers.moco import NDAMoCoTrainer, NDAMoCoTrainingArguments
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _timing import best_step_times  # noqa: E402
+from hf_nda.trainers.moco import NDAMoCoTrainer, NDAMoCoTrainingArguments  # noqa: E402
 
 VARIANTS = {
     "MoCo-v2": dict(nda=["none"]),
@@ -48,13 +52,7 @@ def main(argv=None):
             output_dir=f"{tmp}/{i}", backbone=args.backbone, batch_size=args.batch_size, queue_size=4096,
             temperature=0.2, learning_rate=0.06, report_to="none", **flags), argv=[])
             for i, (name, flags) in enumerate(VARIANTS.items())}
-        best = {name: float("inf") for name in trainers}
-        for step in range(args.repeats + 2):
-            for name, trainer in trainers.items():
-                start = time.perf_counter()
-                trainer.training_step(step, trainer.step_generator(step))
-                if step >= 2:
-                    best[name] = min(best[name], time.perf_counter() - start)
+        best = best_step_times(trainers, args.repeats)
     plain = best["MoCo-v2"]
     print(f"{args.backbone}, 32×32×1, batch {args.batch_size}, queue 4096, CPU threads {torch.get_num_threads()}, "
           f"best of {args.repeats}")
