@@ -1,5 +1,5 @@
-"""Linear probe and kNN accuracy of frozen encoder features (contrastive encoders, AMR codes) (train split fits, held-out test split
-reports), and representation analysis: image-vs-NDA-view cosine distance (paper Fig. 9),
+"""Linear probe and kNN accuracy of frozen features — a contrastive encoder's, or an AMR
+autoencoder's codes — (train split fits, held-out test split reports), and representation analysis: image-vs-NDA-view cosine distance (paper Fig. 9),
 alignment and uniformity (Wang & Isola, 2020).
 
 The linear probe is scikit-learn's multinomial logistic regression on standardised features (a
@@ -28,7 +28,12 @@ logger = logging.getLogger(__name__)
 def encode(model, images: torch.Tensor, batch_size: int = 256, field: str = "features") -> torch.Tensor:
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([getattr(model(pixel_values=b.to(device)), field).float().cpu() for b in images.split(batch_size)])
+    if field == "features" and hasattr(model, "get_image_features"):  # AMR: skip decoding the reconstructions
+        run = model.get_image_features
+    else:
+        def run(batch):
+            return getattr(model(pixel_values=batch), field)
+    return torch.cat([run(b.to(device)).float().cpu() for b in images.split(batch_size)])
 
 
 def knn_accuracy(train_f, train_y, test_f, test_y, k: int = 20) -> float:

@@ -145,6 +145,11 @@ class AMRAutoencoder(AMRPreTrainedModel):
         self._check_images(pixel_values)
         return self.encoder(pixel_values)
 
+    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The flattened codes f(x), N × bottleneck: what probes read (``forward(...).features``
+        without decoding)."""
+        return self.encode(pixel_values).flatten(1)
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """g(h): codes → images in [-1, 1]."""
         expected = (self.config.latent_channels, LATENT_SIZE, LATENT_SIZE)

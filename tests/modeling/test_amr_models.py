@@ -145,6 +145,8 @@ def test_shapes_and_bad_inputs():
     ae = tiny_ae(latent_channels=16)
     assert ae.config.bottleneck == 256
     assert ae.encode(torch.zeros(2, 1, 16, 16)).shape == (2, 16, 4, 4)
+    x = torch.rand(2, 1, 16, 16, generator=gen(3))
+    assert torch.equal(ae.get_image_features(x), ae(x).features)  # what probes read, without decoding
     with pytest.raises(ValueError, match=r"shape \(N, 1, 16, 16\)"):
         ae.encode(torch.zeros(2, 3, 16, 16))
     with pytest.raises(ValueError, match="latents must have shape"):
