@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -108,41 +109,131 @@ def write_reports(out: Path, results: dict, in_scores: torch.Tensor, suite_score
     logger.info("wrote %s, ood_results.md, roc_curves.png, score_differences.png in %s", RESULTS_FILE, out)
 
 
-def plot_roc_curves(in_scores, suite_scores: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
-
-    fig, ax = plt.subplots(figsize=(6, 6))
-    for name, scores in suite_scores.items():
-        labels = torch.cat([torch.zeros(len(in_scores)), torch.ones(len(scores))])
-        fpr, tpr, _ = roc_curve(labels.numpy(), torch.cat([in_scores, scores]).numpy())
-        ax.plot(fpr, tpr, lw=1.2, label=name)
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax.set(xlabel="false-positive rate (in-distribution flagged)", ylabel="true-positive rate (OOD detected)",
-           title="ROC: in-distribution test vs OOD sets")
-    ax.legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+LINE_STYLES = ("-", "--", "-.", ":")
 
 
-def plot_score_differences(in_scores, paired_scores: dict, path: Path) -> None:
-    """Histogram of D(x) − D(T(x)) = score(T(x)) − score(x) per transform (paper Fig. 4 / 8):
-    centred at zero when the model cannot tell an image from its transformed version."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, scores in paired_scores.items():
-        ax.hist((scores - in_scores).numpy(), bins=60, histtype="step", lw=1.2, label=name)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set(xlabel="D(x) − D(T(x))", ylabel="images", title="Discriminator output: real image vs its transformed version")
-    ax.legend(fontsize=6)
+    return plt
+
+
+def series_styles(n: int) -> list[dict]:
+    """``n`` line styles (``color``, ``linestyle``), no two alike for any ``n``.
+
+    Up to 10 series: the 10 tab10 colours, solid. Up to 40: tab10 colours × 4 line styles (series
+    ``i`` and ``i + 10`` share a colour but not a dash pattern). Beyond that: ``n`` evenly spaced
+    colours of a continuous colormap, with the dash patterns cycling on top.
+    """
+    import matplotlib
+
+    if n <= 10 * len(LINE_STYLES):
+        palette = matplotlib.colormaps["tab10"].colors
+        return [{"color": palette[i % 10], "linestyle": LINE_STYLES[i // 10]} for i in range(n)]
+    cmap = matplotlib.colormaps["turbo"]
+    return [{"color": cmap(i / (n - 1)), "linestyle": LINE_STYLES[i % len(LINE_STYLES)]} for i in range(n)]
+
+
+def set_family(name: str) -> str:
+    """The group an OOD set's name belongs to: ``nda/jigsaw`` → ``nda``, ``mnist`` → ``other dataset``."""
+    return name.split("/", 1)[0] if "/" in name else "other dataset"
+
+
+FAMILY_COLORS = {"other dataset": "tab:green", "nda": "tab:red", "corruption": "tab:blue"}
+FAMILY_TITLES = {"other dataset": "other datasets", "nda": "NDA transforms of the test images",
+                 "corruption": "corruptions of the test images"}
+
+
+def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def plot_roc_curves(in_scores, suite_scores: dict, path: Path):
+    """ROC curves of in-distribution test vs each OOD set, one panel per family of sets (other
+    datasets, NDA transforms, corruptions): each panel's curves have distinct colours and line
+    styles, and each legend entry gives the set's AUROC. Returns the (closed) figure."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    families: dict[str, list[str]] = {}
+    for name in suite_scores:
+        families.setdefault(set_family(name), []).append(name)
+    rows, cols = _grid(max(1, len(families)), max_cols=3)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 4.4 * rows + 0.6), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(families):]:
+        fig.delaxes(ax)
+    for i, (ax, (family, names)) in enumerate(zip(flat, families.items())):
+        for name, style in zip(names, series_styles(len(names))):
+            scores = suite_scores[name]
+            labels = torch.cat([torch.zeros(len(in_scores)), torch.ones(len(scores))]).numpy()
+            both = torch.cat([in_scores, scores]).double().numpy()
+            fpr, tpr, _ = roc_curve(labels, both)
+            label = f"{name.split('/', 1)[-1]} (AUROC {roc_auc_score(labels, both):.3f})"
+            ax.plot(fpr, tpr, lw=1.4, label=label, **style)
+        ax.plot([0, 1], [0, 1], color="0.5", ls=":", lw=0.8, label="_chance")
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false-positive rate\n(in-distribution images flagged as OOD)",
+               title=FAMILY_TITLES.get(family, family))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right", title="OOD set", title_fontsize=7)
+        if i % cols == 0:
+            ax.set_ylabel("true-positive rate\n(OOD images detected)")
+    if not families:
+        fig.add_subplot(1, 1, 1).text(0.5, 0.5, "no OOD sets", ha="center", va="center")
+    fig.suptitle("ROC: in-distribution test images vs each OOD set (OOD = positive, higher score = more OOD)\n"
+                 "the further above the dotted diagonal (chance), the better the set is told apart", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return fig
+
+
+def plot_score_differences(in_scores, paired_scores: dict, path: Path):
+    """Histograms of D(x) − D(T(x)) = score(T(x)) − score(x) per transform (paper Fig. 4 / 8), one
+    titled panel per transform (coloured by family: NDA red, corruption blue) with a shared x axis
+    and shared bins, so any number of sets stays apart: centred at zero when the model cannot
+    tell an image from its transformed version, to the right when it finds the transformed image
+    less real (more out-of-distribution). Returns the (closed) figure."""
+    plt = _pyplot()
+    names = list(paired_scores)
+    differences = {n: (paired_scores[n] - in_scores).double().numpy() for n in names}
+    rows, cols = _grid(max(1, len(names)))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 1.9 * rows + 1.1), sharex=True, squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(names):]:
+        fig.delaxes(ax)
+    if not names:
+        fig.add_subplot(1, 1, 1).text(0.5, 0.5, "no paired transformed sets", ha="center", va="center")
+    else:
+        low = min(float(d.min()) for d in differences.values())
+        high = max(float(d.max()) for d in differences.values())
+        low, high = min(low, 0.0), max(high, 0.0)
+        if high - low < 1e-9:
+            low, high = low - 0.5, high + 0.5
+        bins = torch.linspace(low, high, 61).numpy()
+        for i, (ax, name) in enumerate(zip(flat, names)):
+            d = differences[name]
+            ax.hist(d, bins=bins, color=FAMILY_COLORS.get(set_family(name), "tab:gray"), alpha=0.8)
+            ax.axvline(0, color="k", lw=0.9)
+            median = float(torch.as_tensor(d).median())
+            ax.axvline(median, color="k", ls="--", lw=0.9)
+            ax.set_title(name, fontsize=9)
+            summary = f"median {round(median, 2) + 0.0:+.2f}\n{100 * (d > 0).mean():.0f}% > 0"  # + 0.0: no -0.00
+            ax.text(0.98, 0.95, summary, transform=ax.transAxes, ha="right", va="top", fontsize=7)
+            ax.tick_params(labelsize=7)
+            if i % cols == 0:
+                ax.set_ylabel("images", fontsize=8)
+            if i + cols >= len(names):  # lowest panel of its column
+                ax.set_xlabel("D(x) − D(T(x))", fontsize=8)
+                ax.tick_params(labelbottom=True)
+    fig.suptitle("Score difference per transformed set: D(x) − D(T(x)) = score(T(x)) − score(x), one image "
+                 "x vs its own transform T(x)\n0 = the model cannot tell them apart; > 0 = T(x) looks less real "
+                 "(more OOD) than x.  Solid line: 0, dashed: median.", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return fig
