@@ -40,16 +40,21 @@ def tiny_gan_run(tmp_path_factory):
     return out
 
 
-def run_trainer_module(family: str, argv, env_extra=None, check=True, processes: int = 1, port: int = 29533):
+def run_trainer_module(family: str, argv, env_extra=None, check=True, processes: int = 1, port: int = 29533,
+                       kill_after_step: int | None = None):
     """``python -m hf_nda.trainers.<family> ARGV`` in a subprocess (``processes`` > 1: under
-    ``torch.distributed.run``, real gloo DDP on the CPU); raises with its stderr when it fails."""
+    ``torch.distributed.run``, real gloo DDP on the CPU); raises with its stderr when it fails.
+    ``kill_after_step``: SIGKILL the run once that step is done (``tests/crash_drill.py``)."""
     import subprocess
     import sys
+    from pathlib import Path
 
     launcher = [] if processes == 1 else ["-m", "torch.distributed.run", "--nproc_per_node", str(processes),
                                           "--master_addr", "127.0.0.1", "--master_port", str(port)]
     env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if processes > 1 else {}), **(env_extra or {})}
-    proc = subprocess.run([sys.executable, *launcher, "-m", f"hf_nda.trainers.{family}", *argv], env=env,
+    target = (["-m", f"hf_nda.trainers.{family}"] if kill_after_step is None
+              else [str(Path(__file__).with_name("crash_drill.py")), str(kill_after_step), family])
+    proc = subprocess.run([sys.executable, *launcher, *target, *argv], env=env,
                           capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stderr[-3000:])

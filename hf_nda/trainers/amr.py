@@ -13,29 +13,21 @@ Run as ``hf-nda train amr ...``, ``python -m hf_nda.trainers.amr ...`` or under 
 
 from __future__ import annotations
 
-import json
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ..hub import build_card, link_scoring_model, save_pretrained_atomic
 from ..modeling import AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig
 from ..modeling.configuration_amr import LATENT_SIZE, MIXERS
 from .base import BaseTrainer, BaseTrainingArguments, run_cli
+from .losses import fake_loss, real_loss
 
 ADVERSARIES = ("gan", "acai")
 
 
-# ---- losses (Eq. 3 and Eq. 7; ACAI) ------------------------------------------------------------
-def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-    """ℓ_GAN of the paper: binary cross-entropy on logits (JS-GAN)."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
+# ---- losses (Eq. 3 and Eq. 7; ACAI); ℓ_GAN is the JS-GAN term of hf_nda.trainers.losses ----------
 def reconstruction_loss(x: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
     """‖x − g(f(x))‖², averaged over pixels and images."""
     return F.mse_loss(reconstructions, x)
@@ -44,14 +36,15 @@ def reconstruction_loss(x: torch.Tensor, reconstructions: torch.Tensor) -> torch
 def autoencoder_loss(x, reconstructions, recon_logits, mix_logits, lambda_recon: float) -> torch.Tensor:
     """The autoencoder's side of Eq. 3: λ‖x − g(f(x))‖² + ℓ(D(g(f(x))), 1) + ℓ(D(g(Mix)), 1).
     ``mix_logits=None`` is AE+GAN (Eq. 2)."""
-    loss = lambda_recon * reconstruction_loss(x, reconstructions) + _bce(recon_logits, 1.0)
-    return loss if mix_logits is None else loss + _bce(mix_logits, 1.0)
+    loss = lambda_recon * reconstruction_loss(x, reconstructions) + real_loss(recon_logits)
+    return loss if mix_logits is None else loss + real_loss(mix_logits)
 
 
-def discriminator_loss(real_logits, recon_logits, mix_logits) -> torch.Tensor:
-    """The discriminator's side of Eq. 3: ℓ(D(x), 1) + ℓ(D(g(f(x))), 0) + ℓ(D(g(Mix)), 0)."""
-    loss = _bce(real_logits, 1.0) + _bce(recon_logits, 0.0)
-    return loss if mix_logits is None else loss + _bce(mix_logits, 0.0)
+def amr_discriminator_loss(real_logits, recon_logits, mix_logits) -> torch.Tensor:
+    """The discriminator's side of Eq. 3: ℓ(D(x), 1) + ℓ(D(g(f(x))), 0) + ℓ(D(g(Mix)), 0) — one mean per
+    term (not :func:`~hf_nda.trainers.losses.discriminator_loss`'s one mean over all negatives)."""
+    loss = real_loss(real_logits) + fake_loss(recon_logits)
+    return loss if mix_logits is None else loss + fake_loss(mix_logits)
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -62,18 +55,6 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 def acai_critic_loss(alpha_pred, alpha, blend_pred) -> torch.Tensor:
     """ACAI's critic: ‖C(x̂_α) − α‖² + ‖C(γx + (1−γ)g(f(x)))‖² (Berthelot et al., 2019)."""
     return F.mse_loss(alpha_pred, alpha) + blend_pred.pow(2).mean()
-
-
-@contextmanager
-def frozen(module: torch.nn.Module):
-    """Parameters of ``module`` excluded from autograd for the block (gradients still reach its input)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for p, flag in zip(module.parameters(), flags):
-            p.requires_grad_(flag)
 
 
 @dataclass
@@ -126,11 +107,16 @@ class AMRTrainer(BaseTrainer):
     """
 
     family = "amr"
+    arguments_class = AMRTrainingArguments
+    parts = ("autoencoder", "discriminator")
+    loads_as = "autoencoder"
+    card_template = "amr"
+    card_tags = ("autoencoder", "mixup", "adversarial-mixup-resynthesis", "representation-learning")
 
     def build(self) -> None:
         args = self.args
-        self.load_training_data([])
-        num_classes = int(self.train_labels.max()) + 1
+        self.source = self.image_source()
+        num_classes = int(self.source.labels.max()) + 1
         supervised_classes = num_classes if args.supervised else 0
         common = dict(image_size=args.image_size, num_channels=args.num_channels)
         autoencoder = AMRAutoencoder(AMRConfig(base_channels=args.base_channels, mixer=args.mixer, mixer_k=args.k,
@@ -146,26 +132,22 @@ class AMRTrainer(BaseTrainer):
                            "discriminator": torch.optim.Adam(discriminator.parameters(), **adam),
                            "probe": torch.optim.Adam(probe.parameters(), lr=args.probe_learning_rate)}
 
-    def micro_batches(self, *tensors):
-        return list(zip(*(t.chunk(self.args.gradient_accumulation_steps) for t in tensors)))
-
     # ---- the AMR step ----------------------------------------------------------------------------
     def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:
         args = self.args
         real, labels = self.batch(step)
         micro = self.micro_batches(real, labels)
         outputs, logs = [], {}
-        # 1. the autoencoder (D frozen; called unwrapped so no DDP reduction waits on D's unused grads)
-        D = self.unwrap("discriminator")
+        # 1. the autoencoder, against the frozen discriminator
+        with self.frozen("discriminator") as D:
 
-        def ae_loss(batch):
-            x, y = batch
-            out = self.models["autoencoder"](x, mixer=args.mixer, k=args.k, labels=y if args.supervised else None,
-                                             generator=generator)
-            outputs.append((x, y, out))
-            return self.autoencoder_objective(D, x, out, logs)
+            def ae_loss(batch):
+                x, y = batch
+                out = self.models["autoencoder"](x, mixer=args.mixer, k=args.k, labels=y if args.supervised else None,
+                                                 generator=generator)
+                outputs.append((x, y, out))
+                return self.autoencoder_objective(D, x, out, logs)
 
-        with frozen(D):
             ae = self.backward_and_step("autoencoder", ae_loss, micro)
         # 2. the discriminator on the same (detached) reconstructions and mixes
         d = self.backward_and_step("discriminator", lambda item: self.discriminator_objective(*item), outputs)
@@ -195,7 +177,7 @@ class AMRTrainer(BaseTrainer):
             d_out = D(out.class_mixes)
             cls = soft_cross_entropy(d_out.class_logits, out.class_mix_targets)
             logs["class_mix_cls"] = float(cls.detach())
-            loss = loss + _bce(d_out.logits, 1.0) + args.cls_weight * cls
+            loss = loss + real_loss(d_out.logits) + args.cls_weight * cls
         return loss
 
     def discriminator_objective(self, x, y, out) -> torch.Tensor:
@@ -210,9 +192,9 @@ class AMRTrainer(BaseTrainer):
         parts += [out.class_mixes.detach()] if out.class_mixes is not None else []
         d_out = D(torch.cat(parts))
         logits = d_out.logits.split([len(p) for p in parts])
-        loss = discriminator_loss(logits[0], logits[1], logits[2] if out.mixes is not None else None)
+        loss = amr_discriminator_loss(logits[0], logits[1], logits[2] if out.mixes is not None else None)
         if out.class_mixes is not None:  # Eq. 7: label class mixes fake; the classifier branch learns p(y|x) on real
-            loss = loss + _bce(logits[-1], 0.0) + F.cross_entropy(d_out.class_logits[:len(x)], y)
+            loss = loss + fake_loss(logits[-1]) + F.cross_entropy(d_out.class_logits[:len(x)], y)
         return loss
 
     # ---- outputs -----------------------------------------------------------------------------
@@ -224,7 +206,7 @@ class AMRTrainer(BaseTrainer):
         was_training = ae.training
         ae.eval()
         n = self.args.num_samples
-        x = self.train_images[:2 * n].to(self.accelerator.device)
+        x = self.source.images[:2 * n].to(self.accelerator.device)
         x1, x2 = x[:n], x[n:2 * n]
         h1, h2 = ae.encode(x1), ae.encode(x2)
         mixer = self.args.mixer if self.args.mixer != "none" else "mixup"  # AE+GAN: show the ghosting of plain interpolation
@@ -237,44 +219,21 @@ class AMRTrainer(BaseTrainer):
     def sample_grid_columns(self, images: torch.Tensor) -> int:
         return self.args.num_samples  # one pair (or interpolation step) per column
 
-    def export(self, final_dir: Path) -> None:
-        save_pretrained_atomic(self.unwrap("autoencoder"), final_dir / "autoencoder", self.processor)
-        save_pretrained_atomic(self.unwrap("discriminator"), final_dir / "discriminator", self.processor)
-        self.processor.save_pretrained(final_dir)
-        link_scoring_model(final_dir, "autoencoder")  # the run loads as its autoencoder
-        write_cards(final_dir, self.log_history)
-
-
-def amr_card(args, command: str, probe: dict | None, online_probe: float | None):
-    method = {"none": "AE+GAN (no mixing)", "mixup": f"mixup, k = {args.k}", "bernoulli": f"Bernoulli mixup, k = {args.k}"}
-    mixing = ("ACAI critic (mixup, k = 2)" if args.adversary == "acai" else method[args.mixer])
-    mixing += " + supervised class mixer (Eq. 7)" if args.supervised else ""
-    context = dict(model_name=f"AMR ({mixing}) on {args.dataset}", dataset=args.dataset, mixing=mixing,
-                   image_size=args.image_size, num_channels=args.num_channels, bottleneck=args.bottleneck,
-                   lambda_recon=args.lambda_recon, max_steps=args.max_steps, batch_size=args.batch_size,
-                   probe=probe, online_probe=online_probe)
-    tags = ["autoencoder", "mixup", "adversarial-mixup-resynthesis", "representation-learning"]
-    return build_card("amr", dataset=args.dataset, tags=tags, command=command, context=context, probe=probe)
-
-
-def write_cards(run_dir: Path, history: list[dict] | None = None) -> None:
-    """(Re)write the run's and its models' cards from ``run_info.json``, the logs (``history``: rows
-    not yet in ``log_history.json``) and probe results."""
-    info = json.loads((run_dir / "run_info.json").read_text())
-    args = AMRTrainingArguments(**info["args"])
-    probe_file = run_dir / "probe_results.json"
-    probe = json.loads(probe_file.read_text()) if probe_file.exists() else None
-    log_file = run_dir / "log_history.json"
-    rows = [json.loads(line) for line in log_file.read_text().splitlines()] if log_file.exists() else []
-    rows += history or []
-    online = max((r["probe_acc"] for r in rows if "probe_acc" in r), default=None)
-    card = amr_card(args, info["command"], probe, online)
-    for path in (run_dir, run_dir / "autoencoder", run_dir / "discriminator"):
-        card.save(path / "README.md")
+    @classmethod
+    def card_context(cls, args, role: str, evaluation: dict) -> dict:
+        method = {"none": "AE+GAN (no mixing)", "mixup": f"mixup, k = {args.k}",
+                  "bernoulli": f"Bernoulli mixup, k = {args.k}"}
+        mixing = "ACAI critic (mixup, k = 2)" if args.adversary == "acai" else method[args.mixer]
+        mixing += " + supervised class mixer (Eq. 7)" if args.supervised else ""
+        online = max((r["probe_acc"] for r in evaluation["history"] if "probe_acc" in r), default=None)
+        return dict(model_name=f"AMR ({mixing}) on {args.dataset}", dataset=args.dataset, mixing=mixing,
+                    image_size=args.image_size, num_channels=args.num_channels, bottleneck=args.bottleneck,
+                    lambda_recon=args.lambda_recon, max_steps=args.max_steps, batch_size=args.batch_size,
+                    probe=evaluation["probe"], online_probe=online)
 
 
 def main(argv=None) -> int:
-    return run_cli(AMRTrainingArguments, AMRTrainer, argv)
+    return run_cli(AMRTrainer, argv)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,26 @@
 """The one training loop every family runs on (Accelerate underneath).
 
-A family subclasses :class:`BaseTrainer` and supplies: its models and optimizers
-(:meth:`build`), one optimisation step (:meth:`training_step`), optional sample images
-(:meth:`sample_images`), and what to export (:meth:`export`). The loop owns the rest:
+A family subclasses :class:`BaseTrainer`, declares what it exports (``parts``, ``loads_as``, the
+card template) and supplies: its data source, models and optimizers (:meth:`build`), one
+optimisation step (:meth:`training_step`), optional sample images and card details. The loop owns
+the rest:
 
+- **data**: each step's batch comes from a *source* (:mod:`hf_nda.data.batches`: an image dataset,
+  a pair dataset or a latent sampler) as a pure function of (seed, draw, rank);
+- **models**: trained ones (``self.models``: DDP-wrapped, optimised, checkpointed by Accelerate) and
+  *frozen* ones (:meth:`add_frozen`: eval mode, no gradient, never DDP-wrapped, on the device and
+  under the run's autocast, checkpointed only when they change); :meth:`frozen` freezes a trained
+  model for the other player's update;
 - devices, mixed precision, DDP (``accelerate launch`` / ``torchrun``) through ``Accelerator``;
-- gradient accumulation for any number of models (:meth:`backward_and_step`);
+  gradient accumulation for any number of models (:meth:`backward_and_step`); learning-rate
+  schedules from ``transformers.get_scheduler``, one per optimizer, stepped once per training step;
 - exact resume: checkpoints are ``accelerator.save_state`` folders written to a temporary name and
-  renamed into place, so a killed run leaves either a whole checkpoint or none. Data order and
-  per-step randomness are pure functions of (seed, step, rank), so a resumed run replays the very
-  batches and random draws the uninterrupted run would have used;
+  renamed into place (optimizer, scheduler and RNG state included), so a killed run leaves either a
+  whole checkpoint or none, and replays the very batches and random draws;
 - EMA copies of chosen models (``torch.optim.swa_utils.AveragedModel``, checkpointed as
-  safetensors rather than accelerate's pickled custom state), tensorboard trackers,
-  tqdm progress, periodic sample grids, final ``save_pretrained`` export, model card, push.
+  safetensors rather than accelerate's pickled custom state), trackers, tqdm progress, a streamed
+  ``log_history.jsonl``, sample grids, and the export: one ``save_pretrained`` folder per part, the
+  top-level copy of the part the run loads as, the model cards, push.
 """
 
 from __future__ import annotations
@@ -23,21 +31,31 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import sys
-from contextlib import nullcontext
+import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from safetensors.torch import load_file, save_file
 from accelerate.utils import ProjectConfiguration, set_seed
+from safetensors.torch import load_file, save_file
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "step-"
+LOG_FILE = "log_history.jsonl"
+PROBE_FILE = "probe_results.json"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def scheduler_names() -> tuple[str, ...]:
+    from transformers.trainer_utils import SchedulerType
+
+    return tuple(s.value for s in SchedulerType)
 
 
 @dataclass
@@ -55,10 +73,16 @@ class BaseTrainingArguments:
     seed: int = field(default=0)
     mixed_precision: str = field(default="no", metadata={"help": "no, fp16 or bf16"})
     gradient_accumulation_steps: int = field(default=1)
+    lr_scheduler_type: str = field(default="constant", metadata={
+        "help": "learning-rate schedule of every optimizer (transformers.get_scheduler): constant, "
+                "constant_with_warmup, linear, cosine, ..."})
+    warmup_steps: int = field(default=0, metadata={"help": "warm-up steps of the schedule"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (0: only at the end)"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept"})
     sample_steps: int = field(default=500, metadata={"help": "sample grid every N steps (0: only at the end)"})
     logging_steps: int = field(default=50)
+    log_level: str = field(default="warning", metadata={"help": "debug, info, warning or error (Accelerate's "
+                                                                 "per-file checkpoint messages are info)"})
     report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), or 'none'"})
     resume: bool = field(default=True, metadata={"help": "resume from the newest checkpoint in output_dir"})
     push_to_hub: bool = field(default=False)
@@ -71,6 +95,12 @@ class BaseTrainingArguments:
             raise ValueError("max_steps, batch_size and gradient_accumulation_steps must be >= 1")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
+        if self.lr_scheduler_type not in scheduler_names():
+            raise ValueError(f"--lr_scheduler_type must be one of {scheduler_names()}, got {self.lr_scheduler_type!r}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"--warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"--log_level must be one of {LOG_LEVELS}, got {self.log_level!r}")
 
 
 def negative_names(specs: list[str]) -> list[str]:
@@ -78,87 +108,88 @@ def negative_names(specs: list[str]) -> list[str]:
     return [n for n in specs if n.lower() != "none"]
 
 
-class StepBatches:
-    """Batches as a pure function of (draw number, rank): epoch-wise random permutations of the
-    data seeded by (seed, epoch), cut into consecutive global batches, split across processes."""
-
-    def __init__(self, num_examples: int, batch_size: int, seed: int, rank: int, world_size: int):
-        if num_examples < 1:
-            raise ValueError("the training set is empty")
-        self.n, self.batch_size, self.seed = num_examples, batch_size, seed
-        self.rank, self.world = rank, world_size
-        self._perms: dict[int, torch.Tensor] = {}
-
-    def _perm(self, epoch: int) -> torch.Tensor:
-        if epoch not in self._perms:
-            self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
-            self._perms[epoch] = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100003 + epoch))
-        return self._perms[epoch]
-
-    def indices(self, draw: int) -> torch.Tensor:
-        start = (draw * self.world + self.rank) * self.batch_size
-        positions = torch.arange(start, start + self.batch_size)
-        epochs = positions // self.n
-        out = torch.empty_like(positions)
-        for epoch in epochs.unique().tolist():
-            sel = epochs == epoch
-            out[sel] = self._perm(epoch)[positions[sel] % self.n]
-        return out
+@contextmanager
+def freeze(module: torch.nn.Module):
+    """Parameters of ``module`` excluded from autograd for the block: no weight gradients are
+    computed (nor, under DDP, all-reduced); gradients still flow through it to its input."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
 
 
 class BaseTrainer:
-    """Shared loop; subclasses set ``family`` and implement :meth:`build` and :meth:`training_step`."""
+    """Shared loop; subclasses set the class attributes below and implement :meth:`build` and
+    :meth:`training_step`.
+
+    Class attributes a family sets:
+        family: name used by the CLI (``hf-nda train <family>``) and in ``run_info.json``;
+        arguments_class: its ``BaseTrainingArguments`` dataclass (to re-read a run's flags);
+        parts: the trained/frozen models exported as ``save_pretrained`` folders, by name;
+        loads_as: the part copied to the top of the run, so the run loads as that model;
+        card_template: ``hf_nda/model_cards/<card_template>.md``; card_tags: Hub tags.
+    """
 
     family = "base"
-    draws_per_step = 1  # batches of data consumed per optimisation step
+    arguments_class = BaseTrainingArguments
+    parts: tuple[str, ...] = ()
+    loads_as: str | None = None
+    card_template = ""
+    card_tags: tuple[str, ...] = ()
 
     def __init__(self, args: BaseTrainingArguments, argv: list[str] | None = None):
         args.validate()
         self.args = args
         self.output_dir = Path(args.output_dir)
         self.command = "hf-nda train " + self.family + " " + shlex.join(argv if argv is not None else sys.argv[1:])
+        logging.getLogger("accelerate").setLevel(args.log_level.upper())
         trackers = None if args.report_to in ("none", "", None) else args.report_to.split(",")
         # torchrun / `accelerate launch --multi_gpu` on a machine without CUDA: Accelerate only sets up
         # gloo DDP when told the processes are CPU ones (otherwise each process trains alone).
         cpu_ddp = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
+        # step_scheduler_with_optimizer=False: max_steps counts steps of each process, so a schedule
+        # advances once per step (Accelerate's default would advance it num_processes times).
         self.accelerator = Accelerator(
-            cpu=cpu_ddp, mixed_precision=args.mixed_precision, log_with=trackers,
+            cpu=cpu_ddp, mixed_precision=args.mixed_precision, log_with=trackers, step_scheduler_with_optimizer=False,
             project_config=ProjectConfiguration(project_dir=str(self.output_dir),
                                                 logging_dir=str(self.output_dir / "logs")))
         set_seed(args.seed)  # model initialisation is identical on every process and every resume
         self.models: dict[str, torch.nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.frozen_models: dict[str, torch.nn.Module] = {}
+        self.checkpointed_frozen: set[str] = set()
         self.ema: dict[str, AveragedModel] = {}
+        self.source = None
         self.build()
-        for name in list(self.models):
-            self.models[name] = self.accelerator.prepare(self.models[name])
-        for name in list(self.optimizers):
-            self.optimizers[name] = self.accelerator.prepare(self.optimizers[name])
+        if self.source is None:
+            raise TypeError(f"{type(self).__name__}.build() must set self.source (see hf_nda.data.batches)")
+        acc = self.accelerator
+        self.models = {name: acc.prepare(model) for name, model in self.models.items()}
+        self.optimizers = {name: acc.prepare(opt) for name, opt in self.optimizers.items()}
+        self.schedulers = {name: acc.prepare(self.make_scheduler(opt)) for name, opt in self.optimizers.items()}
         for ema in self.ema.values():
-            ema.to(self.accelerator.device)
-        self.batches = StepBatches(len(self.train_images), args.batch_size, args.seed + args.dataloader_seed_offset,
-                                   self.accelerator.process_index, self.accelerator.num_processes)
+            ema.to(acc.device)
+        self.source.bind(args.batch_size, args.seed + args.dataloader_seed_offset, acc.process_index,
+                         acc.num_processes)
         self.step = 0
-        self.log_history: list[dict] = []  # every logged step, also written to log_history.json
+        self.log_history: list[dict] = []  # the rows logged by this process (also streamed to log_history.jsonl)
+
+    @property
+    def processor(self):
+        """The image processor the run's data went through (exported with every part)."""
+        return getattr(self.source, "processor", None)
 
     # ---- what a family provides -------------------------------------------------------------
     def build(self) -> None:
-        """Create ``self.models``, ``self.optimizers``, ``self.train_images`` (+ ``self.train_labels``)."""
+        """Set ``self.source`` and create ``self.models`` / ``self.optimizers`` (+ :meth:`add_frozen`)."""
         raise NotImplementedError
 
     def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:
         """One optimisation step; returns scalars to log."""
         raise NotImplementedError
-
-    def extra_state(self) -> dict[str, torch.Tensor]:
-        """Tensors to checkpoint beside models and optimizers (EMA copies; families add theirs,
-        e.g. a momentum encoder and its queue)."""
-        return {f"ema.{name}.{k}": v for name, ema in self.ema.items() for k, v in ema.state_dict().items()}
-
-    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
-        for name, ema in self.ema.items():
-            prefix = f"ema.{name}."
-            ema.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
     def sample_images(self) -> torch.Tensor | None:
         """Images in [-1, 1] for the periodic sample grid (None: no grid)."""
@@ -168,46 +199,84 @@ class BaseTrainer:
         """Images per row of the sample grid (default: a square grid)."""
         return int(len(images) ** 0.5)
 
-    def export(self, final_dir: Path) -> None:
-        """Write each model's ``save_pretrained`` folder under ``final_dir`` (main process only)."""
-        raise NotImplementedError
+    @classmethod
+    def card_context(cls, args, role: str, evaluation: dict) -> dict:
+        """Template variables of the model card of ``role`` (a part's name, or ``"run"``)."""
+        return {}
 
     # ---- helpers for families ------------------------------------------------------------------
-    def load_training_data(self, negatives: list[str]) -> None:
-        """Set ``self.processor`` (at the run's size/channels, with ``negatives``) and the training
-        split as ``self.train_images`` / ``self.train_labels`` tensors."""
-        from ..data import cached_pixel_values
-        from ..processing import NDAImageProcessor
+    def image_source(self, negatives=()):
+        """The run's training split (``--dataset`` at ``--image_size`` / ``--num_channels``)."""
+        from ..data.batches import ImageSource
 
         args = self.args
-        self.processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
-                                           num_channels=args.num_channels, negatives=negatives)
-        images, labels = cached_pixel_values(args.dataset, "train", self.processor, data_dir=args.data_dir)
-        if args.max_train_samples:
-            images, labels = images[:args.max_train_samples], labels[:args.max_train_samples]
-        self.train_images, self.train_labels = images, labels
+        return ImageSource.from_dataset(args.dataset, image_size=args.image_size, num_channels=args.num_channels,
+                                        negatives=negatives, data_dir=args.data_dir,
+                                        max_samples=args.max_train_samples)
+
+    def add_frozen(self, name: str, module: torch.nn.Module, *, checkpoint: bool = False,
+                   train_mode: bool = False) -> torch.nn.Module:
+        """Register a model that is used but not optimised: no gradient, not DDP-wrapped, on the
+        device, its forward under the run's autocast. ``checkpoint``: it changes during training
+        (e.g. a momentum encoder) and is saved in checkpoints; a pretrained model is not.
+        ``train_mode``: keep batch statistics (MoCo's key encoder needs them); else eval mode."""
+        module = module.to(self.accelerator.device).requires_grad_(False).train(train_mode)
+        if self.accelerator.mixed_precision != "no":
+            # What Accelerate's prepare_model(evaluation_mode=True) does, without registering the model
+            # for save_state (a pretrained frozen model must stay out of the checkpoints).
+            forward = module.forward
+
+            @wraps(forward)
+            def autocast_forward(*inputs, **kwargs):
+                with self.accelerator.autocast():
+                    return forward(*inputs, **kwargs)
+
+            module.forward = autocast_forward
+        self.frozen_models[name] = module
+        if checkpoint:
+            self.checkpointed_frozen.add(name)
+        return module
+
+    @contextmanager
+    def frozen(self, name: str):
+        """The trained model ``name``, unwrapped and with its parameters frozen, for the other
+        player's update: gradients reach its input only, and DDP neither waits for nor all-reduces
+        its weight gradients."""
+        with freeze(self.unwrap(name)) as module:
+            yield module
 
     def add_ema(self, name: str, decay: float) -> None:
         """Keep an exponential moving average of ``self.models[name]`` (buffers averaged too)."""
         self.ema[name] = AveragedModel(self.unwrap(name), multi_avg_fn=_ema_with_warmup(decay), use_buffers=True)
 
     def unwrap(self, name: str) -> torch.nn.Module:
+        if name in self.frozen_models:
+            return self.frozen_models[name]
         return self.accelerator.unwrap_model(self.models[name])
 
     def exported(self, name: str) -> torch.nn.Module:
         """The weights to publish: the EMA copy when there is one."""
         return self.ema[name].module if name in self.ema else self.unwrap(name)
 
-    def batch(self, draw: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real images (and labels) of one draw, on the device."""
-        idx = self.batches.indices(draw)
-        device = self.accelerator.device
-        return self.train_images[idx].to(device, non_blocking=True), self.train_labels[idx].to(device)
+    def batch(self, draw: int) -> tuple[torch.Tensor, ...]:
+        """One draw of the source, on the device (images and labels for an image source)."""
+        return self.source.batch(draw, self.accelerator.device)
 
     def step_generator(self, step: int) -> torch.Generator:
         """A CPU generator seeded by (seed, step, rank): the step's random draws, replayable."""
         key = (self.args.seed * 1_000_003 + step) * 1024 + self.accelerator.process_index
         return torch.Generator().manual_seed(key)
+
+    def micro_batches(self, *tensors) -> list[tuple]:
+        """Split a step's tensors into ``gradient_accumulation_steps`` micro-batches (None stays None)."""
+        chunks = self.args.gradient_accumulation_steps
+        return list(zip(*(t.chunk(chunks) if t is not None else [None] * chunks for t in tensors)))
+
+    def make_scheduler(self, optimizer):
+        from transformers import get_scheduler
+
+        return get_scheduler(self.args.lr_scheduler_type, optimizer, num_warmup_steps=self.args.warmup_steps,
+                             num_training_steps=self.args.max_steps)
 
     def backward_and_step(self, name: str, loss_fn, micro_batches) -> torch.Tensor:
         """Accumulate gradients of ``loss_fn(micro_batch)`` over ``micro_batches`` for model ``name``
@@ -234,35 +303,33 @@ class BaseTrainer:
                     "args": dataclasses.asdict(args)}
             (self.output_dir / "run_info.json").write_text(json.dumps(info, indent=2))
         acc.wait_for_everyone()
-        self.step = self.resume_if_possible() if args.resume else 0
+        self.step = start = self.resume_if_possible() if args.resume else 0
         if acc.log_with:
             acc.init_trackers(f"hf_nda_{self.family}", config=_flat_config(args))
-        abort_after = int(os.environ.get("HF_NDA_ABORT_AFTER_STEP", "0"))  # crash drill for resume tests
         bar = tqdm(total=args.max_steps, initial=self.step, disable=not acc.is_local_main_process,
                    desc=f"{self.family}", dynamic_ncols=True, mininterval=1.0)
+        began = time.perf_counter()
         while self.step < args.max_steps:
             logs = self.training_step(self.step, self.step_generator(self.step))
+            for scheduler in self.schedulers.values():
+                scheduler.step()
             for name, ema in self.ema.items():
                 ema.update_parameters(self.unwrap(name))
             self.step += 1
             bar.update(1)
             if self.step % args.logging_steps == 0 or self.step == args.max_steps:
-                acc.log(logs, step=self.step)
-                self.log_history.append({"step": self.step, **logs})
+                self.log(logs)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()})
             if args.save_steps and self.step % args.save_steps == 0 and self.step < args.max_steps:
                 self.save_checkpoint()
             if args.sample_steps and self.step % args.sample_steps == 0:
                 self.save_samples()
-            if abort_after and self.step == abort_after:
-                os.kill(os.getpid(), signal.SIGKILL)
         bar.close()
         self.save_checkpoint()
         self.save_samples()
         if acc.is_main_process:
             self.export(self.output_dir)
-            with open(self.output_dir / "log_history.json", "a") as f:  # appended across resumes
-                f.writelines(json.dumps(row) + "\n" for row in self.log_history)
+            self.print_summary(self.step - start, time.perf_counter() - began)
         acc.wait_for_everyone()
         acc.end_training()
         if args.push_to_hub and acc.is_main_process:
@@ -270,6 +337,28 @@ class BaseTrainer:
 
             push_run(self.output_dir, args.hub_model_id or self.output_dir.name)
         return self.output_dir
+
+    def log(self, logs: dict[str, float]) -> None:
+        """Send one row to the trackers and append it to ``log_history.jsonl`` at once (a killed run
+        keeps its metrics). Non-finite values are written as strings: the file stays strict JSON."""
+        row = {"step": self.step, **logs}
+        if self.schedulers:
+            row["lr"] = next(iter(self.schedulers.values())).get_last_lr()[0]
+        self.accelerator.log(row, step=self.step)
+        self.log_history.append(row)
+        if self.accelerator.is_main_process:
+            strict = {k: v if not isinstance(v, float) or v == v and abs(v) != float("inf") else str(v)
+                      for k, v in row.items()}
+            with open(self.output_dir / LOG_FILE, "a") as f:
+                f.write(json.dumps(strict, allow_nan=False) + "\n")
+                f.flush()
+
+    def print_summary(self, steps: int, seconds: float) -> None:
+        last = self.log_history[-1] if self.log_history else {}
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step" and isinstance(v, float))
+        rate = f"{seconds / steps:.3f} s/step" if steps else "no new steps"
+        print(f"{self.family}: {steps} steps in {seconds:.0f} s ({rate}); step {self.step}: {metrics}\n"
+              f"run saved in {self.output_dir} (loads as its {self.loads_as} with from_pretrained)", flush=True)
 
     # ---- checkpoints -------------------------------------------------------------------------
     def checkpoint_dir(self) -> Path:
@@ -281,6 +370,20 @@ class BaseTrainer:
         found = [p for p in root.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and (p / "trainer_state.json").exists()]
         return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
 
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """Tensors checkpointed beside models and optimizers: EMA copies and the frozen models that
+        change (families add their own state, e.g. a queue)."""
+        state = {f"ema.{name}.{k}": v for name, ema in self.ema.items() for k, v in ema.state_dict().items()}
+        for name in self.checkpointed_frozen:
+            state.update({f"{name}.{k}": v for k, v in self.frozen_models[name].state_dict().items()})
+        return state
+
+    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        modules = {f"ema.{name}.": ema for name, ema in self.ema.items()}
+        modules.update({f"{name}.": self.frozen_models[name] for name in self.checkpointed_frozen})
+        for prefix, module in modules.items():
+            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
     def save_checkpoint(self) -> None:
         acc = self.accelerator
         final = self.checkpoint_dir() / f"{CHECKPOINT_PREFIX}{self.step:07d}"
@@ -290,6 +393,7 @@ class BaseTrainer:
             tmp.parent.mkdir(parents=True, exist_ok=True)
         acc.wait_for_everyone()
         acc.save_state(str(tmp), safe_serialization=True)
+        acc.wait_for_everyone()  # every rank has written its files before the folder is renamed
         if acc.is_main_process:  # safetensors, not accelerate's pickled custom state
             save_file(_contiguous(self.extra_state()), tmp / "extra_state.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps({"step": self.step, "command": self.command}))
@@ -321,6 +425,51 @@ class BaseTrainer:
 
         save_image_grid(images, self.output_dir / "samples" / f"{CHECKPOINT_PREFIX}{self.step:07d}.png",
                         nrow=self.sample_grid_columns(images))
+
+    def export(self, run_dir: Path) -> None:
+        """One ``save_pretrained`` folder per part (EMA weights where kept), the processor, the
+        top-level copy of ``loads_as`` and the model cards (main process only)."""
+        from ..hub import link_scoring_model, save_pretrained_atomic
+
+        for name in self.parts:
+            save_pretrained_atomic(self.exported(name), run_dir / name, self.processor)
+        if self.processor is not None:
+            self.processor.save_pretrained(run_dir)
+        if self.loads_as:
+            link_scoring_model(run_dir, self.loads_as)
+        self.write_cards(run_dir)
+
+    @classmethod
+    def write_cards(cls, run_dir: str | Path) -> None:
+        """(Re)write the cards of the run and of each part from ``run_info.json``, the logs and any
+        evaluation results (OOD table, probe). The run and its ``loads_as`` part carry the metrics."""
+        from ..hub import build_card, read_results
+
+        run_dir = Path(run_dir)
+        info = json.loads((run_dir / "run_info.json").read_text())
+        args = cls.arguments_from_run_info(info["args"])
+        probe_file = run_dir / PROBE_FILE
+        evaluation = {"results": read_results(run_dir), "history": read_log_history(run_dir),
+                      "probe": json.loads(probe_file.read_text()) if probe_file.exists() else None}
+        for role, path in [(name, run_dir / name) for name in cls.parts] + [("run", run_dir)]:
+            scored = role in ("run", cls.loads_as)
+            card = build_card(cls.card_template, dataset=args.dataset, tags=list(cls.card_tags), command=info["command"],
+                              context=cls.card_context(args, role, evaluation),
+                              results=evaluation["results"] if scored else None,
+                              probe=evaluation["probe"] if scored else None)
+            card.save(path / "README.md")
+
+    @classmethod
+    def arguments_from_run_info(cls, saved: dict):
+        """The run's arguments from ``run_info.json`` (families adapt flags of older runs here)."""
+        names = {f.name for f in dataclasses.fields(cls.arguments_class)}
+        return cls.arguments_class(**{k: v for k, v in saved.items() if k in names})
+
+
+def read_log_history(run_dir: str | Path) -> list[dict]:
+    """The rows of a run's ``log_history.jsonl`` (every logged step, across resumes)."""
+    path = Path(run_dir) / LOG_FILE
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def _ema_with_warmup(decay: float):
@@ -362,8 +511,8 @@ def parse_args(argument_classes, argv=None):
     return parser.parse_args_into_dataclasses(args=argv)
 
 
-def run_cli(arguments_class, trainer_class, argv=None) -> int:
+def run_cli(trainer_class, argv=None) -> int:
     """Entry point shared by ``python -m hf_nda.trainers.<family>`` and ``hf-nda train <family>``."""
-    (args,) = parse_args(arguments_class, argv)
+    (args,) = parse_args(trainer_class.arguments_class, argv)
     trainer_class(args, argv).train()
     return 0

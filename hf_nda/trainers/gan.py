@@ -10,14 +10,11 @@ Run as ``hf-nda train gan ...``, ``python -m hf_nda.trainers.gan ...`` or
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
-from ..hub import build_card, link_scoring_model, read_results, save_pretrained_atomic
 from ..modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
 from ..processing import OneOf
 from .base import BaseTrainer, BaseTrainingArguments, negative_names, run_cli
@@ -71,24 +68,28 @@ class NDAGANTrainer(BaseTrainer):
     """
 
     family = "gan"
+    arguments_class = NDAGANTrainingArguments
+    parts = ("generator", "discriminator")
+    loads_as = "discriminator"  # the run is an OOD scorer
+    card_template = "nda_gan"
+    card_tags = ("gan", "negative-data-augmentation", "out-of-distribution-detection", "image-generation")
 
     def build(self) -> None:
         args = self.args
-        self.load_training_data(args.nda_names)
-        num_classes = int(self.train_labels.max()) + 1 if args.conditional else 0
+        self.source = self.image_source(args.nda_names)
+        num_classes = int(self.source.labels.max()) + 1 if args.conditional else 0
         common = dict(architecture=args.architecture, image_size=args.image_size, num_channels=args.num_channels,
                       num_classes=num_classes)
-        generator = NDAGenerator(NDAGeneratorConfig(latent_dim=args.latent_dim, base_channels=args.g_channels, **common))
-        discriminator = NDADiscriminator(NDADiscriminatorConfig(base_channels=args.d_channels, **common))
-        self.models = {"generator": generator, "discriminator": discriminator}
+        G = NDAGenerator(NDAGeneratorConfig(latent_dim=args.latent_dim, base_channels=args.g_channels, **common))
+        D = NDADiscriminator(NDADiscriminatorConfig(base_channels=args.d_channels, **common))
+        self.models = {"generator": G, "discriminator": D}
         self.optimizers = {
-            "generator": torch.optim.Adam(generator.parameters(), lr=args.g_lr, betas=(args.g_beta1, args.g_beta2)),
-            "discriminator": torch.optim.Adam(discriminator.parameters(), lr=args.d_lr, betas=(args.d_beta1, args.d_beta2)),
+            "generator": torch.optim.Adam(G.parameters(), lr=args.g_lr, betas=(args.g_beta1, args.g_beta2)),
+            "discriminator": torch.optim.Adam(D.parameters(), lr=args.d_lr, betas=(args.d_beta1, args.d_beta2)),
         }
         self.negative_transform = OneOf(args.nda_names) if args.nda_names else None
         if args.ema_decay > 0:
             self.add_ema("generator", args.ema_decay)
-        self.sample_generator_seed = args.seed + 12345
         self.num_classes = num_classes
 
     # ---- the NDA-GAN step --------------------------------------------------------------------
@@ -118,11 +119,6 @@ class NDAGANTrainer(BaseTrainer):
         negative_labels = torch.cat(part_labels) if self.num_classes else None
         return torch.cat(parts), negative_labels
 
-    def micro_batches(self, *tensors):
-        chunks = self.args.gradient_accumulation_steps
-        split = [t.chunk(chunks) if t is not None else [None] * chunks for t in tensors]
-        return list(zip(*split))
-
     def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:
         args = self.args
         D = self.models["discriminator"]
@@ -140,13 +136,15 @@ class NDAGANTrainer(BaseTrainer):
 
             d_losses.append(self.backward_and_step("discriminator", d_loss, self.micro_batches(real, labels)))
 
-        def g_loss(micro):
-            (n,) = micro
-            y = self.fake_labels(n, generator)
-            return generator_loss(D(self.generate(n, generator, y), labels=y).logits, args.loss)
-
         sizes = [len(c) for c in torch.empty(args.batch_size).chunk(args.gradient_accumulation_steps)]
-        g = self.backward_and_step("generator", g_loss, [(n,) for n in sizes])
+        with self.frozen("discriminator") as frozen_D:  # G's update computes no weight gradients of D
+
+            def g_loss(micro):
+                (n,) = micro
+                y = self.fake_labels(n, generator)
+                return generator_loss(frozen_D(self.generate(n, generator, y), labels=y).logits, args.loss)
+
+            g = self.backward_and_step("generator", g_loss, [(n,) for n in sizes])
         return {"d_loss": float(torch.stack(d_losses).mean()), "g_loss": float(g)}
 
     # ---- outputs -----------------------------------------------------------------------------
@@ -157,51 +155,25 @@ class NDAGANTrainer(BaseTrainer):
         g.eval()
         n = self.args.num_samples
         labels = torch.arange(n, device=self.accelerator.device) % self.num_classes if self.num_classes else None
-        images = g.generate(n, generator=torch.Generator().manual_seed(self.sample_generator_seed), labels=labels)
+        images = g.generate(n, generator=torch.Generator().manual_seed(self.args.seed + 12345), labels=labels)
         g.train(was_training)
         return images
 
-    def export(self, final_dir: Path) -> None:
-        export_gan_run(final_dir, self.exported("generator"), self.unwrap("discriminator"), self.processor)
-
-
-def gan_card(args, command: str, role: str, results: dict | None = None, repo_hint: str = "REPO_ID"):
-    """The model card of an NDA-GAN run or one of its parts."""
-    roles = {"run": "This repository holds the generator (`generator/`) and the discriminator (`discriminator/`, "
-                    "also loadable from the top level).",
-             "generator": "This folder is the generator.",
-             "discriminator": "This folder is the discriminator: its logit scores how in-distribution an image is."}
-    nda = ", ".join(args.nda_names) or "none (plain GAN)"
-    context = dict(model_name=f"NDA-GAN ({nda}) on {args.dataset}", role_sentence=roles[role], dataset=args.dataset,
-                   image_size=args.image_size, num_channels=args.num_channels, architecture=args.architecture,
-                   nda=nda, nda_lambda=args.nda_lambda if args.nda_names else "—", loss=args.loss,
-                   max_steps=args.max_steps, batch_size=args.batch_size, d_steps=args.d_steps, repo_hint=repo_hint)
-    tags = ["gan", "negative-data-augmentation", "out-of-distribution-detection", "image-generation"]
-    return build_card("nda_gan", dataset=args.dataset, tags=tags, command=command, context=context, results=results)
-
-
-def write_cards(run_dir: Path) -> None:
-    """(Re)write the run's and its models' cards from ``run_info.json`` and any evaluation results."""
-    info = json.loads((run_dir / "run_info.json").read_text())
-    args = NDAGANTrainingArguments(**info["args"])
-    results = read_results(run_dir)
-    for role, path in (("generator", run_dir / "generator"), ("discriminator", run_dir / "discriminator"),
-                       ("run", run_dir)):
-        gan_card(args, info["command"], role, results if role != "generator" else None).save(path / "README.md")
-
-
-def export_gan_run(run_dir: Path, generator, discriminator, processor) -> None:
-    """``generator/`` and ``discriminator/`` folders, the cards, and the top-level link that makes
-    the run load as its discriminator."""
-    save_pretrained_atomic(generator, run_dir / "generator", processor)
-    save_pretrained_atomic(discriminator, run_dir / "discriminator", processor)
-    processor.save_pretrained(run_dir)
-    link_scoring_model(run_dir, "discriminator")
-    write_cards(run_dir)
+    @classmethod
+    def card_context(cls, args, role: str, evaluation: dict) -> dict:
+        roles = {"run": "This repository holds the generator (`generator/`) and the discriminator (`discriminator/`, "
+                        "also loadable from the top level).",
+                 "generator": "This folder is the generator.",
+                 "discriminator": "This folder is the discriminator: its logit scores how in-distribution an image is."}
+        nda = ", ".join(args.nda_names) or "none (plain GAN)"
+        return dict(model_name=f"NDA-GAN ({nda}) on {args.dataset}", role_sentence=roles[role], dataset=args.dataset,
+                    image_size=args.image_size, num_channels=args.num_channels, architecture=args.architecture,
+                    nda=nda, nda_lambda=args.nda_lambda if args.nda_names else "—", loss=args.loss,
+                    max_steps=args.max_steps, batch_size=args.batch_size, d_steps=args.d_steps, repo_hint="REPO_ID")
 
 
 def main(argv=None) -> int:
-    return run_cli(NDAGANTrainingArguments, NDAGANTrainer, argv)
+    return run_cli(NDAGANTrainer, argv)
 
 
 if __name__ == "__main__":

@@ -25,20 +25,16 @@ Run as ``hf-nda train moco ...``, ``python -m hf_nda.trainers.moco ...`` or unde
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from ..hub import build_card, link_scoring_model, read_results, save_pretrained_atomic
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.backbone_weights import load_backbone_weights
 from ..processing import MoCoV2Views, OneOf
 from .base import BaseTrainer, BaseTrainingArguments, negative_names, run_cli
-from .losses import info_nce_with_negatives
+from .contrastive import KeyQueue, info_nce, momentum_update
 
 
 @dataclass
@@ -103,30 +99,6 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
             OneOf(self.nda_names)
 
 
-class KeyQueue(torch.nn.Module):
-    """A ring buffer of the last ``size`` keys (any size; wraps around)."""
-
-    def __init__(self, size: int, dim: int, generator: torch.Generator):
-        super().__init__()
-        self.register_buffer("keys", F.normalize(torch.randn(size, dim, generator=generator), dim=1))
-        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
-
-    @torch.no_grad()
-    def enqueue(self, keys: torch.Tensor) -> None:
-        size = len(self.keys)
-        keys = keys[-size:]
-        slots = (self.ptr + torch.arange(len(keys), device=keys.device)) % size
-        self.keys[slots] = keys.to(self.keys.dtype)
-        self.ptr.copy_((self.ptr + len(keys)) % size)
-
-
-@torch.no_grad()
-def momentum_update(key_encoder: torch.nn.Module, query_encoder: torch.nn.Module, momentum: float) -> None:
-    """θ_k ← m·θ_k + (1 - m)·θ_q for every parameter."""
-    for pk, pq in zip(key_encoder.parameters(), query_encoder.parameters()):
-        pk.mul_(momentum).add_(pq.detach(), alpha=1 - momentum)
-
-
 class NDAMoCoTrainer(BaseTrainer):
     """MoCo-v2 with NDA negatives on a timm encoder.
 
@@ -136,10 +108,15 @@ class NDAMoCoTrainer(BaseTrainer):
     """
 
     family = "moco"
+    arguments_class = NDAMoCoTrainingArguments
+    parts = ("encoder",)
+    loads_as = "encoder"
+    card_template = "nda_moco"
+    card_tags = ("contrastive-learning", "moco", "negative-data-augmentation", "image-feature-extraction")
 
     def build(self) -> None:
         args = self.args
-        self.load_training_data(args.nda_names)
+        self.source = self.image_source(args.nda_names)
         config = ContrastiveEncoderConfig(backbone=args.backbone, num_channels=args.num_channels,
                                           image_size=args.image_size, small_stem=args.small_stem,
                                           projection_dim=args.projection_dim,
@@ -151,9 +128,10 @@ class NDAMoCoTrainer(BaseTrainer):
         self.models = {"encoder": encoder}
         self.optimizers = {"encoder": torch.optim.SGD(encoder.parameters(), lr=args.learning_rate,
                                                       momentum=args.sgd_momentum, weight_decay=args.weight_decay)}
-        device = self.accelerator.device
-        self.key_encoder = copy.deepcopy(encoder).to(device).requires_grad_(False)
-        self.queue = KeyQueue(args.queue_size, args.projection_dim, torch.Generator().manual_seed(args.seed)).to(device)
+        # the momentum encoder: no gradient, but it changes (so it is checkpointed) and keeps BN batch statistics
+        self.key_encoder = self.add_frozen("key_encoder", copy.deepcopy(encoder), checkpoint=True, train_mode=True)
+        self.queue = KeyQueue(args.queue_size, args.projection_dim, torch.Generator().manual_seed(args.seed))
+        self.queue.to(self.accelerator.device)
         self.views = MoCoV2Views()
         self.negative_transform = OneOf(args.nda_names) if args.nda_names else None
         world_batch = args.batch_size * self.accelerator.num_processes
@@ -215,7 +193,7 @@ class NDAMoCoTrainer(BaseTrainer):
                 negatives = torch.cat([negatives, nda_z])
             elif nda_z is not None:  # N, M, D: the NDA views of each query's own images
                 extra = nda_z.view(len(sources), num_nda, -1).transpose(0, 1)
-            return info_nce_with_negatives(queries, keys, negatives, extra, args.temperature)
+            return info_nce(queries, keys, negatives, extra, args.temperature)
 
         loss = self.backward_and_step("encoder", loss_fn, [None])
         self.queue.enqueue(self.accelerator.gather(keys))
@@ -223,59 +201,39 @@ class NDAMoCoTrainer(BaseTrainer):
 
     # ---- state and outputs -------------------------------------------------------------------
     def extra_state(self) -> dict[str, torch.Tensor]:
-        state = super().extra_state()
-        state.update({f"key_encoder.{k}": v for k, v in self.key_encoder.state_dict().items()})
-        state.update({f"queue.{k}": v for k, v in self.queue.state_dict().items()})
-        return state
+        return {**super().extra_state(), **{f"queue.{k}": v for k, v in self.queue.state_dict().items()}}
 
     def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
         super().load_extra_state(state)
-        for prefix, module in (("key_encoder.", self.key_encoder), ("queue.", self.queue)):
-            module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        self.queue.load_state_dict({k[len("queue."):]: v for k, v in state.items() if k.startswith("queue.")})
 
-    def export(self, final_dir: Path) -> None:
-        save_pretrained_atomic(self.unwrap("encoder"), final_dir / "encoder", self.processor)
-        self.processor.save_pretrained(final_dir)
-        link_scoring_model(final_dir, "encoder")
-        write_cards(final_dir)
+    @classmethod
+    def arguments_from_run_info(cls, saved: dict):
+        if "nda_encoder" not in saved:  # a run from before --nda_encoder/--nda_fraction: key encoder, all images
+            saved = {**saved, "nda_encoder": "key", "nda_fraction": 1.0}
+        return super().arguments_from_run_info(saved)
 
-
-def moco_card(args, command: str, results: dict | None, probe: dict | None):
-    nda = ", ".join(args.nda_names) or "none (MoCo-v2)"
-    nda_setup = None
-    if args.nda_names:
-        images = "query and key images" if args.nda_views == "both" else "query images"
-        share = "all" if args.nda_fraction >= 1 else f"{args.nda_fraction:g} of the"
-        encoder = ("query encoder, with gradient" if args.nda_encoder == "query"
-                   else "momentum key encoder, no gradient")
-        use = ("each query's own views" if args.nda_negatives == "own"
-               else "shared by every query, next to the queue")
-        nda_setup = f"views of {share} {images} of each batch, embedded by the {encoder}; negatives: {use}"
-    context = dict(model_name=f"NDA-MoCo ({nda}) {args.backbone} on {args.dataset}", dataset=args.dataset,
-                   backbone=args.backbone, nda=nda, image_size=args.image_size, num_channels=args.num_channels,
-                   batch_size=args.batch_size, max_steps=args.max_steps, queue_size=args.queue_size,
-                   temperature=args.temperature, probe=probe, nda_setup=nda_setup,
-                   backbone_weights=args.backbone_weights or "random init")
-    tags = ["contrastive-learning", "moco", "negative-data-augmentation", "image-feature-extraction"]
-    return build_card("nda_moco", dataset=args.dataset, tags=tags, command=command, context=context, results=results)
-
-
-def write_cards(run_dir: Path) -> None:
-    """(Re)write the run's and its encoder's cards from ``run_info.json``, probe and OOD results."""
-    info = json.loads((run_dir / "run_info.json").read_text())
-    saved = info["args"]
-    if "nda_encoder" not in saved:  # a run from before --nda_encoder/--nda_fraction: key encoder, all images
-        saved = {**saved, "nda_encoder": "key", "nda_fraction": 1.0}
-    args = NDAMoCoTrainingArguments(**saved)
-    probe_file = run_dir / "probe_results.json"
-    probe = json.loads(probe_file.read_text()) if probe_file.exists() else None
-    card = moco_card(args, info["command"], read_results(run_dir), probe)
-    for path in (run_dir, run_dir / "encoder"):
-        card.save(path / "README.md")
+    @classmethod
+    def card_context(cls, args, role: str, evaluation: dict) -> dict:
+        nda = ", ".join(args.nda_names) or "none (MoCo-v2)"
+        nda_setup = None
+        if args.nda_names:
+            images = "query and key images" if args.nda_views == "both" else "query images"
+            share = "all" if args.nda_fraction >= 1 else f"{args.nda_fraction:g} of the"
+            encoder = ("query encoder, with gradient" if args.nda_encoder == "query"
+                       else "momentum key encoder, no gradient")
+            use = ("each query's own views" if args.nda_negatives == "own"
+                   else "shared by every query, next to the queue")
+            nda_setup = f"views of {share} {images} of each batch, embedded by the {encoder}; negatives: {use}"
+        return dict(model_name=f"NDA-MoCo ({nda}) {args.backbone} on {args.dataset}", dataset=args.dataset,
+                    backbone=args.backbone, nda=nda, image_size=args.image_size, num_channels=args.num_channels,
+                    batch_size=args.batch_size, max_steps=args.max_steps, queue_size=args.queue_size,
+                    temperature=args.temperature, probe=evaluation["probe"], nda_setup=nda_setup,
+                    backbone_weights=args.backbone_weights or "random init")
 
 
 def main(argv=None) -> int:
-    return run_cli(NDAMoCoTrainingArguments, NDAMoCoTrainer, argv)
+    return run_cli(NDAMoCoTrainer, argv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from transformers import AutoModel
 
 import hf_nda  # noqa: F401
 from hf_nda.trainers.amr import (AMRTrainer, AMRTrainingArguments, acai_critic_loss, autoencoder_loss,
-                                 discriminator_loss, soft_cross_entropy)
+                                 amr_discriminator_loss, soft_cross_entropy)
 from tests.conftest import run_trainer_module
 
 TINY = ["--dataset", "digits", "--image_size", "16", "--batch_size", "16", "--base_channels", "4",
@@ -34,8 +34,8 @@ def test_eq3_losses_against_hand_computed_values():
     assert float(autoencoder_loss(x, recon, f, m, 10.0)) == pytest.approx(10 * mse + softplus(1.0) + softplus(-0.5), rel=1e-6)
     assert float(autoencoder_loss(x, recon, f, None, 10.0)) == pytest.approx(10 * mse + softplus(1.0), rel=1e-6)  # AE+GAN
     # discriminator: ℓ(D(x), 1) + ℓ(D(recon), 0) + ℓ(D(mix), 0), ℓ(l, 0) = log(1 + e^{l})
-    assert float(discriminator_loss(r, f, m)) == pytest.approx(softplus(-2.0) + softplus(-1.0) + softplus(0.5), rel=1e-6)
-    assert float(discriminator_loss(r, f, None)) == pytest.approx(softplus(-2.0) + softplus(-1.0), rel=1e-6)
+    assert float(amr_discriminator_loss(r, f, m)) == pytest.approx(softplus(-2.0) + softplus(-1.0) + softplus(0.5), rel=1e-6)
+    assert float(amr_discriminator_loss(r, f, None)) == pytest.approx(softplus(-2.0) + softplus(-1.0), rel=1e-6)
 
 
 def test_eq7_class_term_and_acai_critic_against_hand_computed_values():
@@ -56,10 +56,10 @@ def test_amr_training_learns_on_tiny_data(tmp_path):
     assert mean(last, "recon") < 0.6 * mean(first, "recon")
     assert mean(last, "probe_acc") > mean(first, "probe_acc") + 0.2  # the online probe learns from the codes
     run = tmp_path / "run"
-    for name in ("autoencoder", "discriminator", "checkpoints", "samples", "README.md", "log_history.json"):
+    for name in ("autoencoder", "discriminator", "checkpoints", "samples", "README.md", "log_history.jsonl"):
         assert (run / name).exists(), name
     ae = AutoModel.from_pretrained(run).eval()  # the run itself loads as its autoencoder
-    x = trainer.train_images[:4]
+    x = trainer.source.images[:4]
     with torch.no_grad():
         assert torch.equal(ae.encode(x), trainer.unwrap("autoencoder").eval().encode(x))
     card = (run / "README.md").read_text()
@@ -73,7 +73,7 @@ def test_supervised_class_mixer_and_classifier_branch_learn(tmp_path):
     trainer.train()
     assert all(not torch.equal(a, b) for a, b in zip(embed0, ae.class_mixer.parameters()))
     D = trainer.unwrap("discriminator").eval()
-    x, y = trainer.train_images[:256], trainer.train_labels[:256]
+    x, y = trainer.source.images[:256], trainer.source.labels[:256]
     with torch.no_grad():
         accuracy = float((D(x).class_logits.argmax(1) == y).float().mean())
     assert accuracy > 0.5  # p(y|x) of the classifier branch is trained on real labels (10 classes)
@@ -106,15 +106,15 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     common = TINY + ["--max_steps", "6", "--save_steps", "3", "--sample_steps", "0", "--mixer", "bernoulli"]
     run_module(common + ["--output_dir", str(tmp_path / "straight")])
     killed = run_module(common + ["--output_dir", str(tmp_path / "resumed")],
-                        env_extra={"HF_NDA_ABORT_AFTER_STEP": "3"}, check=False)
+                        kill_after_step=3, check=False)
     assert killed.returncode == -9
     run_module(common + ["--output_dir", str(tmp_path / "resumed")])
     for part in ("autoencoder", "discriminator"):
         a = load_file(tmp_path / "straight" / part / "model.safetensors")
         b = load_file(tmp_path / "resumed" / part / "model.safetensors")
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
-    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.json").read_text().splitlines()]
-    assert steps == [4, 5, 6]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]  # streamed: the killed run's rows kept, the rest appended once
 
 
 def test_cli_and_probe_on_a_run(tmp_path):

@@ -37,7 +37,7 @@ def test_training_lowers_d_loss_and_moves_g(tmp_path):
     # the run directory: both models load with AutoModel and give the trained model's outputs
     run = tmp_path / "run"
     for name in ("generator", "discriminator", "checkpoints", "samples", "README.md", "run_info.json",
-                 "preprocessor_config.json", "log_history.json"):
+                 "preprocessor_config.json", "log_history.jsonl"):
         assert (run / name).exists(), name
     g_loaded = AutoModel.from_pretrained(run / "generator").eval()
     assert torch.equal(g_loaded(z).images, after)
@@ -52,7 +52,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     common = TINY + ["--max_steps", "8", "--save_steps", "4", "--sample_steps", "0", "--nda", "jigsaw"]
     run_module(common + ["--output_dir", str(tmp_path / "straight")])
     killed = run_module(common + ["--output_dir", str(tmp_path / "resumed")],
-                        env_extra={"HF_NDA_ABORT_AFTER_STEP": "4"}, check=False)
+                        kill_after_step=4, check=False)
     assert killed.returncode == -9  # SIGKILL right after the step-4 checkpoint
     assert not (tmp_path / "resumed" / "generator").exists()
     assert (tmp_path / "resumed" / "checkpoints" / "step-0000004" / "trainer_state.json").exists()
@@ -63,8 +63,8 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), f"{part}/{key}"
-    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.json").read_text().splitlines()]
-    assert steps == [5, 6, 7, 8]  # the resumed process ran only the remaining steps
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # streamed: the killed run's rows kept, the rest appended once
 
 
 def test_two_process_cpu_run_trains_and_saves_once(tmp_path):

@@ -12,8 +12,8 @@ from transformers import AutoModel, pipeline
 
 import hf_nda  # noqa: F401
 from hf_nda import ContrastiveEncoder, ContrastiveEncoderConfig
-from hf_nda.trainers.losses import info_nce_with_negatives
-from hf_nda.trainers.moco import KeyQueue, NDAMoCoTrainer, NDAMoCoTrainingArguments, momentum_update, write_cards
+from hf_nda.trainers.contrastive import KeyQueue, info_nce, momentum_update
+from hf_nda.trainers.moco import NDAMoCoTrainer, NDAMoCoTrainingArguments
 
 TINY = ["--dataset", "digits", "--image_size", "32", "--batch_size", "16", "--queue_size", "64",
         "--projection_dim", "16", "--projection_hidden_dim", "32", "--report_to", "none", "--temperature", "0.2",
@@ -28,9 +28,9 @@ def test_eq8_loss_by_hand():
     tau = 0.5
     pos, negs = 0.6 / tau, [0.0 / tau, -1.0 / tau, 0.8 / tau, 1.0 / tau]
     expected = -math.log(math.exp(pos) / (math.exp(pos) + sum(math.exp(v) for v in negs)))
-    assert info_nce_with_negatives(q, k, queue, nda, tau).item() == pytest.approx(expected, rel=1e-6)
+    assert info_nce(q, k, queue, nda, tau).item() == pytest.approx(expected, rel=1e-6)
     plain = -math.log(math.exp(pos) / (math.exp(pos) + sum(math.exp(v) for v in negs[:2])))
-    assert info_nce_with_negatives(q, k, queue, None, tau).item() == pytest.approx(plain, rel=1e-6)
+    assert info_nce(q, k, queue, None, tau).item() == pytest.approx(plain, rel=1e-6)
 
 
 def test_eq8_loss_gradient_to_nda_negatives_by_hand():
@@ -43,10 +43,10 @@ def test_eq8_loss_gradient_to_nda_negatives_by_hand():
     tau = 0.5
     logits = torch.tensor([0.6, 0.0, 0.8]) / tau
     p_nda = (logits.exp() / logits.exp().sum())[2]
-    info_nce_with_negatives(q, k, queue, nda[None], tau).backward()
+    info_nce(q, k, queue, nda[None], tau).backward()
     torch.testing.assert_close(nda.grad, p_nda * q / tau)
     shared = nda.detach().clone().requires_grad_(True)
-    loss = info_nce_with_negatives(q, k, torch.cat([queue, shared]), None, tau)
+    loss = info_nce(q, k, torch.cat([queue, shared]), None, tau)
     loss.backward()
     torch.testing.assert_close(shared.grad, p_nda * q / tau)
     assert loss.item() == pytest.approx(-math.log(torch.softmax(logits, 0)[0].item()), rel=1e-6)
@@ -85,7 +85,7 @@ def loss_inputs_of_one_step(tmp_path, monkeypatch, inspect=None, **overrides):
     args = NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8, queue_size=16,
                                     projection_dim=8, projection_hidden_dim=16, report_to="none", **overrides)
     trainer = NDAMoCoTrainer(args, argv=[])
-    seen, original = [], moco.info_nce_with_negatives
+    seen, original = [], moco.info_nce
 
     def spy(q, k, queue, nda, t):
         seen.append((tuple(queue.shape), nda))
@@ -93,7 +93,7 @@ def loss_inputs_of_one_step(tmp_path, monkeypatch, inspect=None, **overrides):
             inspect(trainer, q, nda)
         return original(q, k, queue, nda, t)
 
-    monkeypatch.setattr(moco, "info_nce_with_negatives", spy)
+    monkeypatch.setattr(moco, "info_nce", spy)
     trainer.training_step(0, trainer.step_generator(0))
     return trainer, seen
 
@@ -170,7 +170,7 @@ def test_default_nda_negatives_are_a_quarter_of_the_batch_through_the_query_enco
     trainer = NDAMoCoTrainer(NDAMoCoTrainingArguments(output_dir=str(tmp_path), dataset="digits", batch_size=8,
                                                       queue_size=16, projection_dim=8, projection_hidden_dim=16,
                                                       report_to="none"), argv=[])
-    original = moco.info_nce_with_negatives
+    original = moco.info_nce
 
     def spy(q, k, negatives, nda, t):
         assert nda is None and negatives.shape == (16 + 2, 8)
@@ -178,7 +178,7 @@ def test_default_nda_negatives_are_a_quarter_of_the_batch_through_the_query_enco
         grads.append(torch.autograd.grad(negatives[16:].sum(), conv, retain_graph=True)[0])
         return original(q, k, negatives, nda, t)
 
-    monkeypatch.setattr(moco, "info_nce_with_negatives", spy)
+    monkeypatch.setattr(moco, "info_nce", spy)
     trainer.training_step(0, trainer.step_generator(0))
     assert len(grads) == 1 and grads[0].abs().sum() > 0
 
@@ -206,7 +206,7 @@ def test_nda_options_round_trip_through_cli_yaml_and_run_info(tmp_path):
         del info["args"][key]
     info["args"].update(nda_views="both", nda_negatives="own")
     (out / "run_info.json").write_text(json.dumps(info))
-    write_cards(out)
+    NDAMoCoTrainer.write_cards(out)
     assert "views of all query and key images of each batch, embedded by the momentum key encoder" in \
         (out / "README.md").read_text()
     for bad, match in ((["--nda_encoder", "both"], "nda_encoder"), (["--nda_fraction", "0"], "nda_fraction"),
