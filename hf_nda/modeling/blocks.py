@@ -54,7 +54,7 @@ class DiscriminatorBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, sn: bool, first: bool = False, down: bool = True):
         super().__init__()
-        self.first, self.down = first, down
+        self.first = first
         self.conv1 = maybe_sn(nn.Conv2d(cin, cout, 3, padding=1), sn)
         self.conv2 = maybe_sn(nn.Conv2d(cout, cout, 3, padding=1), sn)
         self.shortcut = maybe_sn(nn.Conv2d(cin, cout, 1), sn)

@@ -1,11 +1,16 @@
-"""Configuration of the contrastive (MoCo-v2 / NDA-MoCo) encoder."""
+"""Configuration of the contrastive (MoCo-v2 / NDA-MoCo) encoder.
 
-from __future__ import annotations
+Same idiom as `configuration_nda_gan`: ``Literal[...]`` fields and ``validate_*`` methods of a ``@strict``
+dataclass, checked at construction, ``from_pretrained`` and ``save_pretrained``.
+"""
+
+from typing import Literal, get_args
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-OOD_METHODS = ("knn", "mahalanobis")
+OODMethod = Literal["knn", "mahalanobis"]
+OOD_METHODS = get_args(OODMethod)
 
 
 @strict
@@ -30,6 +35,8 @@ class ContrastiveEncoderConfig(PreTrainedConfig):
 
     Example:
         >>> config = ContrastiveEncoderConfig(backbone="resnet18", num_channels=1, image_size=32)
+        >>> config.ood_method
+        'knn'
     """
 
     model_type = "nda_contrastive_encoder"
@@ -40,13 +47,13 @@ class ContrastiveEncoderConfig(PreTrainedConfig):
     projection_dim: int = 128
     projection_hidden_dim: int | None = None
     backbone_weights: str | None = None
-    ood_method: str = "knn"
+    ood_method: OODMethod = "knn"
     ood_k: int = 10
     ood_num_fitted: int = 0
     ood_threshold: float | None = None
     ood_threshold_tpr: float | None = None
 
-    def __post_init__(self, **kwargs):
+    def validate_backbone(self):
         import timm
 
         if not timm.is_model(self.backbone):
@@ -55,8 +62,12 @@ class ContrastiveEncoderConfig(PreTrainedConfig):
             close = difflib.get_close_matches(self.backbone, timm.list_models(), n=5)
             raise ValueError(f"unknown timm backbone {self.backbone!r}; close names: {close} "
                              "(timm.list_models() lists them all)")
-        if self.num_channels < 1:
-            raise ValueError("num_channels must be >= 1")
-        if self.ood_method not in OOD_METHODS:
-            raise ValueError(f"ood_method must be one of {OOD_METHODS}, got {self.ood_method!r}")
-        super().__post_init__(**kwargs)
+
+    def validate_sizes(self):
+        for name in ("num_channels", "image_size", "projection_dim", "projection_hidden_dim", "ood_k"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 (a count or a size), got {value}")
+        if self.ood_num_fitted < 0:
+            raise ValueError(f"ood_num_fitted must be >= 0 (0 = not fitted; fit_ood sets it), "
+                             f"got {self.ood_num_fitted}")

@@ -3,7 +3,7 @@
 Every mixer takes the codes to mix stacked as ``(k, N, C, H, W)`` — mix ``i`` combines
 ``codes[0, i], …, codes[k-1, i]`` — and returns the mixed codes ``(N, C, H, W)`` with the weights
 ``(N, k)`` it used (rows sum to one). Random draws take a ``torch.Generator`` and are made on its
-device, so a seeded CPU generator gives the same mix for CPU and CUDA codes.
+device, so a seeded CPU ``torch.Generator`` gives the same mix for CPU and CUDA codes.
 """
 
 from __future__ import annotations

@@ -120,10 +120,10 @@ class NDAGenerator(NDAPreTrainedModel):
         if latents.ndim != 2 or latents.shape[1] != self.config.latent_dim:
             raise ValueError(f"latents must have shape (N, {self.config.latent_dim}), got {tuple(latents.shape)}")
         if self.config.num_classes and labels is None:
-            raise ValueError("this generator is class-conditional: pass labels=")
+            raise ValueError("this NDAGenerator is class-conditional: pass labels=")
 
     def sample_latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` latents from N(0, I), drawn on the generator's device, returned on the model's."""
+        """``n`` latents from N(0, I), drawn on the ``torch.Generator``'s device, returned on the model's."""
         device = generator.device if generator is not None else self.device
         return torch.randn(n, self.config.latent_dim, generator=generator, device=device).to(self.device)
 

@@ -70,7 +70,7 @@ def test_spectral_norm_bounds_each_layer():
     assert not hasattr(plain.downs[1], "parametrizations")
 
 
-def test_bad_inputs_and_configs_get_clear_errors(tmp_path):
+def test_bad_inputs_get_clear_errors():
     d = NDADiscriminator(NDADiscriminatorConfig(base_channels=8))
     with pytest.raises(ValueError, match=r"shape \(1, 32, 32\)"):
         d(torch.zeros(2, 3, 32, 32))
@@ -80,10 +80,6 @@ def test_bad_inputs_and_configs_get_clear_errors(tmp_path):
         NDAGenerator(NDAGeneratorConfig(base_channels=8))(torch.zeros(2, 5))
     with pytest.raises(ValueError, match="class-conditional"):
         NDADiscriminator(NDADiscriminatorConfig(base_channels=8, num_classes=3))(torch.zeros(2, 1, 32, 32))
-    with pytest.raises(ValueError, match="image_size"):
-        NDAGeneratorConfig(image_size=30)
-    with pytest.raises(ValueError, match="architecture"):
-        NDADiscriminatorConfig(architecture="vit")
 
 
 def test_corrupt_weights_file_is_reported(tmp_path):
