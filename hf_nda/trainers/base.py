@@ -357,8 +357,9 @@ class BaseTrainer:
         last = self.log_history[-1] if self.log_history else {}
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step" and isinstance(v, float))
         rate = f"{seconds / steps:.3f} s/step" if steps else "no new steps"
+        loads = f" (loads as its {self.loads_as} with from_pretrained)" if self.loads_as else ""
         print(f"{self.family}: {steps} steps in {seconds:.0f} s ({rate}); step {self.step}: {metrics}\n"
-              f"run saved in {self.output_dir} (loads as its {self.loads_as} with from_pretrained)", flush=True)
+              f"run saved in {self.output_dir}{loads}", flush=True)
 
     # ---- checkpoints -------------------------------------------------------------------------
     def checkpoint_dir(self) -> Path:
@@ -411,6 +412,9 @@ class BaseTrainer:
         self.accelerator.load_state(str(latest))
         self.load_extra_state(load_file(latest / "extra_state.safetensors", device=str(self.accelerator.device)))
         step = json.loads((latest / "trainer_state.json").read_text())["step"]
+        if self.accelerator.is_main_process:  # rows logged after the checkpoint are logged again by the replay
+            _truncate_log(self.output_dir / LOG_FILE, step)
+        self.accelerator.wait_for_everyone()
         logger.info("resumed from %s (step %d)", latest, step)
         return step
 
@@ -437,7 +441,8 @@ class BaseTrainer:
             self.processor.save_pretrained(run_dir)
         if self.loads_as:
             link_scoring_model(run_dir, self.loads_as)
-        self.write_cards(run_dir)
+        if self.card_template:
+            self.write_cards(run_dir)
 
     @classmethod
     def write_cards(cls, run_dir: str | Path) -> None:
@@ -470,6 +475,16 @@ def read_log_history(run_dir: str | Path) -> list[dict]:
     """The rows of a run's ``log_history.jsonl`` (every logged step, across resumes)."""
     path = Path(run_dir) / LOG_FILE
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _truncate_log(path: Path, last_step: int) -> None:
+    """Keep the rows of ``path`` up to ``last_step`` (written to a temporary file and renamed)."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text("".join(row + "\n" for row in rows))
+    os.replace(tmp, path)
 
 
 def _ema_with_warmup(decay: float):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from huggingface_hub.errors import StrictDataclassError
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
@@ -282,7 +283,7 @@ def test_two_process_run_gathers_keys(tmp_path):
 
 
 def test_bad_configs_get_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="unknown timm backbone"):
+    with pytest.raises(StrictDataclassError, match="unknown timm backbone"):
         ContrastiveEncoderConfig(backbone="resnet19x")
     enc = ContrastiveEncoder(ContrastiveEncoderConfig(num_channels=1, projection_hidden_dim=16))
     with pytest.raises(ValueError, match="num_channels=1"):
