@@ -5,6 +5,15 @@ A transform is a small, config-serialisable object called on a whole batch:
     images: float tensor N,C,H,W (or N,T,C,H,W for video) in [-1, 1]
     returns: a tensor of the same shape, dtype and device
 
+It can also be called in two halves, so the randomness can be chosen (a learned policy, a fixed
+draw replayed, a discrete family applied by index):
+
+    params = t.sample_params(images, other, generator=g, labels=y)  # dict of tensors, N rows each
+    out = t.apply(images, params, other)                            # no randomness
+
+``t(images, other, generator=g, labels=y)`` is exactly ``t.apply(images, t.sample_params(...), other)``
+with the same generator state, bit for bit. Each transform's docstring lists its params.
+
 Video clips get the *same* transform on every frame: frames are folded into the channel axis,
 so the per-image random parameters (permutation, patch, partner, weight) are shared by the clip.
 """
@@ -12,6 +21,7 @@ so the per-image random parameters (permutation, patch, partner, weight) are sha
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -46,40 +56,119 @@ def check_batch(images, *, what: str = "images", finite: bool = True) -> None:
     if images.shape[0] == 0:
         raise ValueError(f"{what} is an empty batch (N = 0).")
     # One reduction instead of isfinite().all(): the sum is NaN/inf exactly when an entry is.
-    if finite and not torch.isfinite(images.sum()):
+    if finite and not torch.isfinite(images.detach().sum()):
         raise ValueError(f"{what} contain NaN or infinite values; clean the input before transforming it.")
+
+
+def _same(x):
+    return x
 
 
 @dataclasses.dataclass
 class BatchTransform:
-    """Base class: validation, video folding, (de)serialisation. Subclasses implement ``apply``."""
+    """Base class: validation, video folding, (de)serialisation.
+
+    Subclasses implement two hooks on a 4-D batch: ``_sample(images, other, generator, labels) ->
+    params`` (all the randomness) and ``_apply(images, params, other) -> images`` (none of it), and
+    list their params in ``param_keys`` (required) and ``optional_param_keys``.
+
+    Example:
+        >>> t, x = get_transform("cutout"), torch.rand(4, 3, 32, 32) * 2 - 1
+        >>> params = t.sample_params(x, generator=torch.Generator().manual_seed(0))
+        >>> sorted(params)
+        ['height', 'left', 'top', 'width']
+        >>> torch.equal(t.apply(x, params), t(x, generator=torch.Generator().manual_seed(0)))
+        True
+    """
 
     name: ClassVar[str] = "base"
     needs_pair: ClassVar[bool] = False  # True when the transform mixes in a second image
+    param_keys: ClassVar[tuple[str, ...]] = ()
+    optional_param_keys: ClassVar[tuple[str, ...]] = ()
+    changes_shape: ClassVar[bool] = False  # True when the output's size differs from the input's
 
     def __call__(self, images: torch.Tensor, other: torch.Tensor | None = None, *,
                  generator: torch.Generator | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_batch(images)
+        x, other, unfold = self._prepare(images, other)
+        return unfold(self._apply(x, self._sample(x, other, generator, labels), other))
+
+    def sample_params(self, images: torch.Tensor, other: torch.Tensor | None = None, *,
+                      generator: torch.Generator | None = None, labels: torch.Tensor | None = None) -> dict:
+        """Draw this batch's random parameters (a dict of tensors with one row per image or clip).
+
+        Only the batch's shape, dtype and device are read, never its pixels; pass ``other`` when the
+        transform will mix with a separate batch, and ``labels`` where the transform needs them.
+        """
+        x, other, _ = self._prepare(images, other, finite=False)
+        return self._sample(x, other, generator, labels)
+
+    def apply(self, images: torch.Tensor, params: Mapping, other: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply given parameters (from :meth:`sample_params`, or chosen by hand); deterministic."""
+        x, other, unfold = self._prepare(images, other)
+        return unfold(self._apply(x, self._check_params(params, x, other), other))
+
+    def _sample(self, images, other, generator, labels) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _apply(self, images, params, other) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _prepare(self, images, other, finite: bool = True):
+        """Validate, and fold a video's frames into channels: (4-D images, 4-D other, unfold)."""
+        check_batch(images, finite=finite)
         if other is not None:
-            check_batch(other, what="other")
+            check_batch(other, what="other", finite=finite)
             if other.shape != images.shape:
                 raise ValueError(f"{self.name} mixes two images of one shape; images {tuple(images.shape)} "
                                  f"vs other {tuple(other.shape)}.")
         elif self.needs_pair and images.shape[0] < 2:
             raise ValueError(f"{self.name} takes its second image from the batch, which needs at least "
                              "2 images; pass a bigger batch or `other=`.")
-        if images.ndim == 5:
-            n, t, c, h, w = images.shape
-            fold = lambda x: None if x is None else x.reshape(n, t * c, h, w)  # noqa: E731
-            return self.apply(fold(images), fold(other), generator, labels).reshape(n, t, c, h, w)
-        return self.apply(images, other, generator, labels)
+        if images.ndim == 4:
+            return images, other, _same
+        n, t, c = images.shape[:3]
+        fold = lambda x: None if x is None else x.reshape(n, t * c, *x.shape[-2:])  # noqa: E731
+        return fold(images), fold(other), lambda y: y.reshape(n, t, c, *y.shape[-2:])
 
-    def apply(self, images, other, generator, labels) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _check_params(self, params, images, other=None) -> dict:
+        """The params as a dict on the batch's device; a ValueError naming the fix if they do not fit."""
+        cls = type(self).__name__
+        if not isinstance(params, Mapping):
+            raise ValueError(f"{cls}.apply takes the dict that {cls}.sample_params() returns; got "
+                             f"{type(params).__name__}")
+        missing = [k for k in self.param_keys if k not in params]
+        if missing:
+            optional = f", optional {list(self.optional_param_keys)}" if self.optional_param_keys else ""
+            raise ValueError(f"{cls} params lack {missing} (keys: {list(self.param_keys)}{optional}); "
+                             f"draw them with .sample_params(images, generator=...) or build them by hand")
+        out, n = dict(params), images.shape[0]
+        for key in (*self.param_keys, *self.optional_param_keys):
+            value = out.get(key)
+            if not isinstance(value, torch.Tensor):
+                if key in out:
+                    raise ValueError(f"{cls} params[{key!r}] must be a torch.Tensor, got {type(value).__name__}")
+                continue
+            if value.ndim == 0 or value.shape[0] != n:
+                raise ValueError(f"{cls} params[{key!r}] needs one row per image ({n}) along dim 0; got shape "
+                                 f"{tuple(value.shape)}. Draw params for this batch with .sample_params(images)")
+            out[key] = value.to(images.device)
+        return out
 
     def to_dict(self) -> dict:
         """JSON-ready description, inverse of :func:`transform_from_dict`."""
         return {"name": self.name, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "BatchTransform":
+        """Rebuild a transform from :meth:`to_dict` output, checking it is a ``cls``."""
+        transform = transform_from_dict(spec)
+        if not isinstance(transform, cls):
+            raise ValueError(f"{spec.get('name')!r} describes a {type(transform).__name__}, not a {cls.__name__}")
+        return transform
+
+    @classmethod
+    def _build(cls, fields: dict) -> "BatchTransform":
+        return cls(**fields)
 
 
 def transform_from_dict(spec: dict) -> BatchTransform:
@@ -88,7 +177,7 @@ def transform_from_dict(spec: dict) -> BatchTransform:
     name = spec.pop("name", None)
     if name not in TRANSFORMS:
         raise ValueError(f"unknown transform {name!r}; known: {sorted(TRANSFORMS)}")
-    return TRANSFORMS[name](**spec)
+    return TRANSFORMS[name]._build(spec)
 
 
 def get_transform(spec: str | dict | BatchTransform) -> BatchTransform:
@@ -123,42 +212,131 @@ def get_transform(spec: str | dict | BatchTransform) -> BatchTransform:
     return cls(**{first.name: value})
 
 
+def check_index(indices, n: int, size: int, *, what: str = "indices") -> torch.Tensor:
+    """``indices`` as a LongTensor of shape ``(n,)`` with values in ``[0, size)``, else a ValueError
+    that names the fix. Lists and other integer dtypes are accepted and converted."""
+    if not isinstance(indices, torch.Tensor):
+        try:
+            indices = torch.as_tensor(indices)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"{what} must be a LongTensor of shape ({n},); got {type(indices).__name__}") from None
+    if indices.dtype == torch.bool or indices.is_floating_point() or indices.is_complex():
+        raise ValueError(f"{what} must be an integer (torch.long) tensor; got dtype {indices.dtype}. Convert "
+                         "with indices.long(), e.g. policy_logits.argmax(dim=1) is already long")
+    if tuple(indices.shape) != (n,):
+        raise ValueError(f"{what} must have shape ({n},), one index per image; got {tuple(indices.shape)}. "
+                         f"For one index i for every image pass torch.full(({n},), i)")
+    bad = (indices < 0) | (indices >= size)
+    if bad.any():
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(f"{what}[{i}] = {int(indices[i])} is out of range: valid indices are 0..{size - 1}")
+    return indices.long()
+
+
+def _shaped_like(images: torch.Tensor, n: int) -> torch.Tensor:
+    """A zero-copy stand-in for ``n`` images of the batch's shape, dtype and device (``_sample`` hooks
+    read only those)."""
+    return images[:1].expand(n, *images.shape[1:])
+
+
 @dataclasses.dataclass
 class OneOf(BatchTransform):
     """Apply one of several transforms to each image, chosen uniformly per image.
 
     Each member runs once, on its share of the batch, so a mixture costs what one transform costs.
+    Params: ``choice`` (LongTensor N, the member per image) and ``members`` (a list with each
+    member's params for its share of the batch, or None where no image chose it).
+    ``sample_params(..., choice=c)`` lets a policy pick the members and draws only theirs.
 
     Example:
         >>> t = OneOf([get_transform("jigsaw"), get_transform("cutout")])
         >>> t(torch.rand(8, 1, 32, 32), generator=torch.Generator().manual_seed(0)).shape
         torch.Size([8, 1, 32, 32])
+        >>> p = t.sample_params(torch.rand(8, 1, 32, 32), choice=torch.zeros(8, dtype=torch.long))
+        >>> p["members"][1] is None
+        True
     """
 
     transforms: list = dataclasses.field(default_factory=list)
+    param_keys = ("choice",)
 
     def __post_init__(self):
         self.transforms = [get_transform(t) for t in self.transforms]
         if not self.transforms:
             raise ValueError("OneOf needs at least one transform")
+        resizing = [t.name for t in self.transforms if t.changes_shape]
+        if resizing:
+            raise ValueError(f"OneOf members must keep the image shape; {resizing} change it. Apply those on their own")
         self.needs_pair = any(t.needs_pair for t in self.transforms)
 
-    def apply(self, images, other, generator, labels):
+    def sample_params(self, images, other=None, *, generator=None, labels=None, choice=None) -> dict:
+        """As :meth:`BatchTransform.sample_params`; ``choice`` (LongTensor N) fixes each image's member."""
+        x, other, _ = self._prepare(images, other, finite=False)
+        if choice is not None:
+            choice = check_index(choice, x.shape[0], len(self.transforms), what="choice").to(x.device)
+        return self._sample(x, other, generator, labels, choice)
+
+    def _shares(self, choice, other):
+        """Per member: (rows that chose it, whether it runs on the whole batch), or None if no row did."""
+        counts = torch.bincount(choice, minlength=len(self.transforms)).tolist()
+        shares = torch.sort(choice, stable=True).indices.split(counts)  # rows in ascending order, per member
+        for transform, rows in zip(self.transforms, shares):
+            # a lone image has no partner inside its share: pair it with the whole batch
+            whole = transform.needs_pair and other is None and rows.numel() < 2
+            yield (rows, whole) if rows.numel() else None
+
+    def _sample(self, images, other, generator, labels, choice=None):
+        n = images.shape[0]
+        if len(self.transforms) == 1 and choice is None:
+            return {"choice": torch.zeros(n, dtype=torch.long, device=images.device),
+                    "members": [self.transforms[0]._sample(images, other, generator, labels)]}
+        if choice is None:
+            choice = randint(0, len(self.transforms), (n,), generator, images)
+        members = []
+        for transform, share in zip(self.transforms, self._shares(choice, other)):
+            if share is None:
+                members.append(None)
+            elif share[1]:
+                members.append(transform._sample(images, None, generator, labels))
+            else:
+                rows = share[0]
+                pick = lambda x: None if x is None else x[rows]  # noqa: E731
+                labels_ = None if labels is None else torch.as_tensor(labels, device=images.device)
+                members.append(transform._sample(_shaped_like(images, rows.numel()), pick(other), generator,
+                                                 pick(labels_)))
+        return {"choice": choice, "members": members}
+
+    def _apply(self, images, params, other):
+        members = params["members"]
         if len(self.transforms) == 1:
-            return self.transforms[0].apply(images, other, generator, labels)
-        choice = randint(0, len(self.transforms), (images.shape[0],), generator, images)
+            return self.transforms[0]._apply(images, members[0], other)
         out = torch.empty_like(images)
-        for i, transform in enumerate(self.transforms):
-            rows = (choice == i).nonzero().squeeze(1)
-            if rows.numel() == 0:
+        for transform, share, p in zip(self.transforms, self._shares(params["choice"], other), members):
+            if share is None:
                 continue
-            if transform.needs_pair and other is None and rows.numel() < 2:
-                # a lone image has no partner inside its share: pair it with the whole batch
-                mixed = transform.apply(images, None, generator, labels)
-                out[rows] = mixed[rows]
+            rows, whole = share
+            if whole:
+                out[rows] = transform._apply(images, p, None)[rows]
+            else:
+                out[rows] = transform._apply(images[rows], p, None if other is None else other[rows])
+        return out
+
+    def _check_params(self, params, images, other=None):
+        out = super()._check_params(params, images, other)
+        out["choice"] = check_index(out["choice"], images.shape[0], len(self.transforms), what="params['choice']")
+        members = out.get("members")
+        if not isinstance(members, (list, tuple)) or len(members) != len(self.transforms):
+            raise ValueError(f"OneOf params['members'] must be a list of {len(self.transforms)} member params "
+                             "(None for a member no image chose); draw them with .sample_params(images, ...)")
+        checked = []
+        for transform, share, p in zip(self.transforms, self._shares(out["choice"], other), members):
+            if share is None:
+                checked.append(p)
                 continue
-            pick = lambda x: None if x is None else x[rows]  # noqa: E731
-            out[rows] = transform.apply(images[rows], pick(other), generator, pick(labels))
+            rows, whole = share
+            size = images.shape[0] if whole else rows.numel()
+            checked.append(transform._check_params(p, _shaped_like(images, size), None if whole else other))
+        out["members"] = checked
         return out
 
     def to_dict(self) -> dict:

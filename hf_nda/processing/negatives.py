@@ -16,26 +16,47 @@ from . import _random as rnd
 from .base import BatchTransform, register
 
 
-def _partner(images, other, generator):
-    """A fresh tensor holding the second image of a two-image transform: ``other``, or another
-    image of the batch for each row."""
-    if other is not None:
-        return other.clone()
-    return images.index_select(0, rnd.other_index(images.shape[0], generator, images))
+def _sample_partner(n, other, generator, like) -> dict:
+    """A mixing transform's partner row per image: drawn from the batch, or none with ``other``."""
+    return {} if other is not None else {"partner": rnd.other_index(n, generator, like)}
 
 
-def _random_box(images, generator, min_frac: float, max_frac: float):
+def _partner(images, params, other):
+    """A fresh tensor holding each image's second image: row ``params["partner"]`` of ``other`` (when
+    given) or of the batch, else ``other`` row for row."""
+    partner = params.get("partner")
+    if partner is not None:
+        return (images if other is None else other).index_select(0, partner)
+    if other is None:
+        raise _no_partner_error()
+    return other.clone()
+
+
+def _no_partner_error() -> ValueError:
+    return ValueError("params have no 'partner' (they were drawn for a separate `other` batch): pass that batch, "
+                      "apply(images, params, other), or set params['partner'] to batch row indices")
+
+
+def _sample_box(images, generator, min_frac: float, max_frac: float) -> dict:
     """One random rectangle per image, each side in [min_frac, max_frac] of the image side, placed
-    uniformly where it fits. Returns float 0/1 row and column indicators, N,1,H,1 and N,1,1,W."""
+    uniformly where it fits: LongTensors ``top``, ``height``, ``left``, ``width`` (N each)."""
     n, _, h, w = images.shape
-    axes = []
-    for side in (h, w):
+    box = {}
+    for side, (start_key, length_key) in ((h, ("top", "height")), (w, ("left", "width"))):
         lo, hi = max(1, math.ceil(side * min_frac)), max(1, math.floor(side * max_frac))
         if lo > hi:
             raise ValueError(f"image side {side} is too small for a patch between {min_frac:.3g} and "
                              f"{max_frac:.3g} of it")
-        length = rnd.randint(lo, hi + 1, (n,), generator, images)
-        start = rnd.randint(0, side - length + 1, (n,), generator, images)
+        box[length_key] = rnd.randint(lo, hi + 1, (n,), generator, images)
+        box[start_key] = rnd.randint(0, side - box[length_key] + 1, (n,), generator, images)
+    return box
+
+
+def _box_indicators(images, box):
+    """Float 0/1 row and column indicators of ``box``, N,1,H,1 and N,1,1,W."""
+    axes = []
+    h, w = images.shape[-2:]
+    for side, start, length in ((h, box["top"], box["height"]), (w, box["left"], box["width"])):
         pos = torch.arange(side, device=images.device)
         axes.append(((pos >= start[:, None]) & (pos < (start + length)[:, None])).to(images.dtype))
     rows, cols = axes
@@ -62,7 +83,7 @@ def _gather_tiles(images, k: int, src_image: torch.Tensor, src_tile: torch.Tenso
     Done as one ``index_select`` over tile rows (runs of W/k contiguous pixels): one pass over
     memory. A per-pixel gather or a permute-copy-permute costs several times more on CPU.
     """
-    n, c, h, w = images.shape
+    n, (c, h, w) = src_image.shape[0], images.shape[1:]  # the source pool may hold more images than the output
     th, tw = h // k, w // k
     slot, within, channel = _tile_tables(c, h, k, images.device)
     tile_offset = src_image * (c * h * k) + (src_tile // k) * (th * k) + src_tile % k  # n, k*k
@@ -91,30 +112,50 @@ def _check_grid(name: str, images, k: int) -> None:
                          f"(NDAImageProcessor size=...)" + (" or pick a k that divides both sides" if k > 2 else ""))
 
 
+def permute_tiles(images, k: int, perm: torch.Tensor) -> torch.Tensor:
+    """Cut each image into a k×k grid; output tile ``s`` (row-major) is input tile ``perm[b, s]``.
+
+    ``perm``: LongTensor N,k². Shared by :class:`Jigsaw` and the discrete
+    :class:`~hf_nda.processing.discrete.JigsawPermutations`.
+    """
+    _check_grid(f"a {k}x{k} tile permutation", images, k)
+    if perm.shape != (images.shape[0], k * k):
+        raise ValueError(f"tile permutations must have shape ({images.shape[0]}, {k * k}), one row per image; "
+                         f"got {tuple(perm.shape)}")
+    same_image = torch.arange(images.shape[0], device=images.device)[:, None].expand_as(perm)
+    return _gather_tiles(images, k, same_image, perm)
+
+
 @register("jigsaw")
 @dataclasses.dataclass
 class Jigsaw(BatchTransform):
     """Cut each image into a k×k grid and shuffle the tiles with a random non-identity permutation.
 
+    Params: ``perm`` (LongTensor N,k²): output tile s (row-major) is input tile ``perm[:, s]``.
+    ``JigsawPermutations(k).index_of(perm)`` numbers them as the discrete set does.
+
     Example:
         >>> x = torch.rand(8, 3, 32, 32) * 2 - 1
         >>> Jigsaw(k=2)(x, generator=torch.Generator().manual_seed(0)).shape
         torch.Size([8, 3, 32, 32])
+        >>> Jigsaw(k=2).apply(x, {"perm": torch.tensor([[1, 0, 3, 2]]).expand(8, 4)}).shape
+        torch.Size([8, 3, 32, 32])
     """
 
     k: int = 2
+    param_keys = ("perm",)
 
     def __post_init__(self):
         if int(self.k) != self.k or self.k < 2:
             raise ValueError(f"Jigsaw needs an integer grid size k >= 2, got k={self.k}")
         self.k = int(self.k)
 
-    def apply(self, images, other, generator, labels):
+    def _sample(self, images, other, generator, labels):
         _check_grid(f"Jigsaw k={self.k}", images, self.k)
-        n = images.shape[0]
-        perms = non_identity_permutations(n, self.k * self.k, generator, images)
-        same_image = torch.arange(n, device=images.device)[:, None].expand_as(perms)
-        return _gather_tiles(images, self.k, same_image, perms)
+        return {"perm": non_identity_permutations(images.shape[0], self.k * self.k, generator, images)}
+
+    def _apply(self, images, params, other):
+        return permute_tiles(images, self.k, params["perm"])
 
 
 @register("stitch")
@@ -123,28 +164,45 @@ class Stitch(BatchTransform):
     """Join one half of an image with the other half of a different image, cut horizontally
     (H/2 × W halves) or vertically (H × W/2) at random.
 
+    Params: ``horizontal`` (BoolTensor N: cut across, keeping the top half) and ``partner``
+    (LongTensor N, the row of ``other``, or of the batch without it, giving the second half; absent
+    when drawn for an ``other`` batch, which then gives row i to image i).
+
     Example:
         >>> Stitch()(torch.zeros(4, 1, 28, 28), generator=torch.Generator().manual_seed(0)).shape
         torch.Size([4, 1, 28, 28])
     """
 
     needs_pair = True
+    param_keys = ("horizontal",)
+    optional_param_keys = ("partner",)
 
-    def apply(self, images, other, generator, labels):
+    def _sample(self, images, other, generator, labels):
+        _check_grid("Stitch", images, 2)
+        params = _sample_partner(images.shape[0], other, generator, images)
+        params["horizontal"] = rnd.uniform((images.shape[0],), generator, images) < 0.5
+        return params
+
+    def _apply(self, images, params, other):
         _check_grid("Stitch", images, 2)
         n = images.shape[0]
+        partner = params.get("partner")
         if other is not None:  # stitch against a separate batch: stack it after this one
-            images, partner = torch.cat([images, other]), torch.arange(n, 2 * n, device=images.device)
-        else:
-            partner = rnd.other_index(n, generator, images)
-        horizontal = rnd.uniform((n,), generator, images) < 0.5
+            images = torch.cat([images, other])
+            partner = n + (torch.arange(n, device=images.device) if partner is None else partner)
+        elif partner is None:
+            raise _no_partner_error()
         # 2×2 tiles 0 1 / 2 3: a horizontal cut takes tiles 2, 3 from the partner, a vertical one 1, 3
-        second_half = torch.where(horizontal[:, None], torch.tensor([False, False, True, True], device=images.device),
+        second_half = torch.where(params["horizontal"][:, None],
+                                  torch.tensor([False, False, True, True], device=images.device),
                                   torch.tensor([False, True, False, True], device=images.device))
         own = torch.arange(n, device=images.device)
         src_image = torch.where(second_half, partner[:, None], own[:, None])
         same_tile = torch.arange(4, device=images.device).expand(n, 4)
         return _gather_tiles(images, 2, src_image, same_tile)
+
+
+_BOX_KEYS = ("top", "height", "left", "width")
 
 
 @register("cutout")
@@ -153,6 +211,8 @@ class Cutout(BatchTransform):
     """Fill a random patch (sides between ``min_frac`` and ``max_frac`` of the image) with the
     patch's own mean value per channel (App. B; DeVries & Taylor zero-fill it instead).
 
+    Params: the patch, LongTensors ``top``, ``height``, ``left``, ``width`` (N each, pixels).
+
     Example:
         >>> Cutout()(torch.rand(4, 3, 32, 32), generator=torch.Generator().manual_seed(0)).shape
         torch.Size([4, 3, 32, 32])
@@ -160,9 +220,13 @@ class Cutout(BatchTransform):
 
     min_frac: float = 1 / 3
     max_frac: float = 1 / 2
+    param_keys = _BOX_KEYS
 
-    def apply(self, images, other, generator, labels):
-        rows, cols = _random_box(images, generator, self.min_frac, self.max_frac)
+    def _sample(self, images, other, generator, labels):
+        return _sample_box(images, generator, self.min_frac, self.max_frac)
+
+    def _apply(self, images, params, other):
+        rows, cols = _box_indicators(images, params)
         box_sum = rows.transpose(2, 3) @ images @ cols.transpose(2, 3)  # N,C,1,1
         mean = box_sum / (rows.sum(dim=2, keepdim=True) * cols.sum(dim=3, keepdim=True))
         mask = rows * cols
@@ -176,6 +240,8 @@ class Cutout(BatchTransform):
 class CutMix(BatchTransform):
     """Paste the same random patch from another image (patch sides as :class:`Cutout`).
 
+    Params: the patch as :class:`Cutout`'s, and ``partner`` as :class:`Stitch`'s.
+
     Example:
         >>> CutMix()(torch.rand(4, 3, 32, 32), generator=torch.Generator().manual_seed(0)).shape
         torch.Size([4, 3, 32, 32])
@@ -184,11 +250,17 @@ class CutMix(BatchTransform):
     min_frac: float = 1 / 3
     max_frac: float = 1 / 2
     needs_pair = True
+    param_keys = _BOX_KEYS
+    optional_param_keys = ("partner",)
 
-    def apply(self, images, other, generator, labels):
-        rows, cols = _random_box(images, generator, self.min_frac, self.max_frac)
+    def _sample(self, images, other, generator, labels):
+        box = _sample_box(images, generator, self.min_frac, self.max_frac)
+        return {**box, **_sample_partner(images.shape[0], other, generator, images)}
+
+    def _apply(self, images, params, other):
+        rows, cols = _box_indicators(images, params)
         outside = 1 - rows * cols
-        return _partner(images, other, generator).lerp_(images, outside)  # fresh copy, edited in place
+        return _partner(images, params, other).lerp_(images, outside)  # fresh copy, edited in place
 
 
 @register("mixup")
@@ -197,6 +269,8 @@ class Mixup(BatchTransform):
     """γ·x + (1-γ)·y with γ ~ Beta(α, α) per image. App. B picks α so the density peaks at 0.5,
     which needs α > 1; the default α = 2 gives a smooth bump around 0.5.
 
+    Params: ``weight`` (float N, γ) and ``partner`` as :class:`Stitch`'s.
+
     Example:
         >>> Mixup(alpha=2.0)(torch.rand(4, 3, 32, 32), generator=torch.Generator().manual_seed(0)).shape
         torch.Size([4, 3, 32, 32])
@@ -204,15 +278,20 @@ class Mixup(BatchTransform):
 
     alpha: float = 2.0
     needs_pair = True
+    param_keys = ("weight",)
+    optional_param_keys = ("partner",)
 
     def __post_init__(self):
         if not self.alpha > 0:
             raise ValueError(f"Mixup needs alpha > 0, got {self.alpha}")
 
-    def apply(self, images, other, generator, labels):
-        gamma = rnd.beta(self.alpha, self.alpha, images.shape[0], generator, images)
-        gamma = gamma.to(images.dtype).view(-1, 1, 1, 1)
-        return _partner(images, other, generator).lerp_(images, gamma)  # γ·x + (1-γ)·y
+    def _sample(self, images, other, generator, labels):
+        weight = rnd.beta(self.alpha, self.alpha, images.shape[0], generator, images)
+        return {"weight": weight, **_sample_partner(images.shape[0], other, generator, images)}
+
+    def _apply(self, images, params, other):
+        gamma = params["weight"].to(images.dtype).view(-1, 1, 1, 1)
+        return _partner(images, params, other).lerp_(images, gamma)  # γ·x + (1-γ)·y
 
 
 @register("otherclass")
@@ -221,6 +300,9 @@ class OtherClass(BatchTransform):
     """Use images of *other* classes as negatives (App. A): row i becomes a random batch image whose
     label differs from ``labels[i]``; with ``negative_labels`` set, only images of those classes.
 
+    Params: ``source`` (LongTensor N, the batch row that replaces each image); only drawing them
+    needs the labels.
+
     Example:
         >>> x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 0, 1, 1, 2, 2])
         >>> OtherClass()(x, labels=y, generator=torch.Generator().manual_seed(0)).shape
@@ -228,8 +310,9 @@ class OtherClass(BatchTransform):
     """
 
     negative_labels: list | None = None
+    param_keys = ("source",)
 
-    def apply(self, images, other, generator, labels):
+    def _sample(self, images, other, generator, labels):
         if labels is None:
             raise ValueError("OtherClass needs the batch labels: call it as t(images, labels=labels)")
         labels = torch.as_tensor(labels, device=images.device)
@@ -244,4 +327,7 @@ class OtherClass(BatchTransform):
                              "use bigger or class-mixed batches")
         weights = allowed.to(torch.float32).to(rnd.draw_device(generator, images))
         picks = torch.multinomial(weights, 1, generator=generator).squeeze(1).to(images.device)
-        return images[picks]
+        return {"source": picks}
+
+    def _apply(self, images, params, other):
+        return images[params["source"]]

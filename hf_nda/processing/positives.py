@@ -19,19 +19,26 @@ from .base import BatchTransform, register
 class RandomCrop(BatchTransform):
     """Reflect-pad by ``padding`` pixels and crop back to the original size at a random offset.
 
+    Params: ``top``, ``left`` (LongTensor N, the window's corner in the padded image, 0..2·padding).
+
     Example:
         >>> RandomCrop(padding=4)(torch.rand(4, 3, 32, 32), generator=torch.Generator().manual_seed(0)).shape
         torch.Size([4, 3, 32, 32])
     """
 
     padding: int = 4
+    param_keys = ("top", "left")
 
-    def apply(self, images, other, generator, labels):
+    def _sample(self, images, other, generator, labels):
+        n, p = images.shape[0], int(self.padding)
+        top = rnd.randint(0, 2 * p + 1, (n,), generator, images)
+        return {"top": top, "left": rnd.randint(0, 2 * p + 1, (n,), generator, images)}
+
+    def _apply(self, images, params, other):
         n, c, h, w = images.shape
         p = int(self.padding)
         padded = F.pad(images, (p, p, p, p), mode="reflect")
-        top = rnd.randint(0, 2 * p + 1, (n,), generator, images)
-        left = rnd.randint(0, 2 * p + 1, (n,), generator, images)
+        top, left = params["top"], params["left"]
         rows = (top[:, None] + torch.arange(h, device=images.device))[:, :, None]
         cols = (left[:, None] + torch.arange(w, device=images.device))[:, None, :]
         batch = torch.arange(n, device=images.device)[:, None, None]
@@ -43,16 +50,21 @@ class RandomCrop(BatchTransform):
 class HorizontalFlip(BatchTransform):
     """Mirror each image left-right with probability ``p``.
 
+    Params: ``flip`` (BoolTensor N).
+
     Example:
         >>> HorizontalFlip(p=1.0)(torch.arange(4.).view(1, 1, 1, 4))
         tensor([[[[3., 2., 1., 0.]]]])
     """
 
     p: float = 0.5
+    param_keys = ("flip",)
 
-    def apply(self, images, other, generator, labels):
-        flip = rnd.uniform((images.shape[0],), generator, images) < self.p
-        return torch.where(flip[:, None, None, None], images.flip(-1), images)
+    def _sample(self, images, other, generator, labels):
+        return {"flip": rnd.uniform((images.shape[0],), generator, images) < self.p}
+
+    def _apply(self, images, params, other):
+        return torch.where(params["flip"][:, None, None, None], images.flip(-1), images)
 
 
 @register("gaussian")
@@ -60,13 +72,19 @@ class HorizontalFlip(BatchTransform):
 class GaussianNoise(BatchTransform):
     """Add N(0, std²) noise and clip back to [-1, 1].
 
+    Params: ``noise`` (standard normal, the batch's shape; a video's frames folded into channels).
+
     Example:
         >>> GaussianNoise(std=0.1)(torch.zeros(2, 1, 4, 4), generator=torch.Generator().manual_seed(0)).abs().max() <= 1
         tensor(True)
     """
 
     std: float = 0.1
+    param_keys = ("noise",)
 
-    def apply(self, images, other, generator, labels):
-        noise = rnd.normal(images.shape, generator, images)
+    def _sample(self, images, other, generator, labels):
+        return {"noise": rnd.normal(images.shape, generator, images)}
+
+    def _apply(self, images, params, other):
+        noise = params["noise"].reshape(images.shape).to(images.dtype)
         return (images + self.std * noise).clamp_(-1, 1)
