@@ -1,5 +1,10 @@
-"""NDA-GAN step time / plain GAN step time: the same models, batch and optimiser, measured side by
-side in one run (alternating, best of N), through the real trainer step.
+"""NDA-GAN step time / plain GAN step time, and the generator update with vs without the
+discriminator's weight gradients: the same models, batch and optimiser, measured side by side in one
+run (alternating, best of N), through the real trainer step.
+
+"before" is the loop as it was until the discriminator was frozen for the generator update: the
+update ran through the trainable discriminator, so autograd also computed D's weight gradients
+(and DDP would all-reduce them) only for them to be thrown away.
 
 Run: ``python benchmarks/gan_step.py [--d_steps 1] [--channels 32]``
 """
@@ -9,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -19,11 +25,19 @@ from _timing import best_step_times  # noqa: E402
 from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments  # noqa: E402
 
 
-def make_trainer(nda: str, args, tmp: str) -> NDAGANTrainer:
-    targs = NDAGANTrainingArguments(output_dir=f"{tmp}/{nda}", nda=[nda], nda_lambda=0.25, d_steps=args.d_steps,
+class TrainableDiscriminatorInGStep(NDAGANTrainer):
+    """The generator update against the trainable discriminator (the loop before the change)."""
+
+    @contextmanager
+    def frozen(self, name):
+        yield self.models[name]
+
+
+def make_trainer(cls, nda: str, args, out: str) -> NDAGANTrainer:
+    targs = NDAGANTrainingArguments(output_dir=out, nda=[nda], nda_lambda=0.25, d_steps=args.d_steps,
                                     g_channels=args.channels, d_channels=args.channels, batch_size=args.batch_size,
                                     image_size=32, report_to="none", seed=0)
-    return NDAGANTrainer(targs, argv=[])
+    return cls(targs, argv=[])
 
 
 def main(argv=None):
@@ -33,14 +47,21 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
+    variants = {("plain GAN", "before"): (TrainableDiscriminatorInGStep, "none"),
+                ("plain GAN", "now"): (NDAGANTrainer, "none"),
+                ("NDA-GAN (jigsaw)", "before"): (TrainableDiscriminatorInGStep, "jigsaw"),
+                ("NDA-GAN (jigsaw)", "now"): (NDAGANTrainer, "jigsaw")}
     with tempfile.TemporaryDirectory() as tmp:
-        trainers = {name: make_trainer(name, args, tmp) for name in ("none", "jigsaw")}
+        trainers = {key: make_trainer(cls, nda, args, f"{tmp}/{i}") for i, (key, (cls, nda)) in enumerate(variants.items())}
         best = best_step_times(trainers, args.repeats, warmup=3)
     print(f"DCGAN 32×32, width {args.channels}, batch {args.batch_size}, {args.d_steps} D step(s) per G step, "
           f"λ = 0.25, CPU threads {torch.get_num_threads()}")
-    print("| step | ms / step |\n|---|---:|")
-    print(f"| plain GAN | {best['none'] * 1e3:.1f} |\n| NDA-GAN (jigsaw) | {best['jigsaw'] * 1e3:.1f} |")
-    print(f"\nNDA / plain = {best['jigsaw'] / best['none']:.3f}")
+    print("| step | ms / step, G update with D's weight gradients (before) | ms / step, D frozen (now) | now / before |")
+    print("|---|---:|---:|---:|")
+    for name in ("plain GAN", "NDA-GAN (jigsaw)"):
+        before, now = best[(name, "before")], best[(name, "now")]
+        print(f"| {name} | {before * 1e3:.1f} | {now * 1e3:.1f} | {now / before:.3f} |")
+    print(f"\nNDA / plain (now) = {best[('NDA-GAN (jigsaw)', 'now')] / best[('plain GAN', 'now')]:.3f}")
 
 
 if __name__ == "__main__":
