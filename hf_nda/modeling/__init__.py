@@ -1,5 +1,6 @@
 """Configs and PreTrainedModel classes, one file pair per family."""
 
+from . import small_cnn  # noqa: F401  (registers hf_nda_cnn3 with timm)
 from .configuration_amr import AMRConfig, AMRDiscriminatorConfig
 from .configuration_contrastive import ContrastiveEncoderConfig
 from .configuration_nda_gan import NDADiscriminatorConfig, NDAGeneratorConfig
