@@ -1,6 +1,10 @@
-"""Inference pipelines, registered as transformers pipeline tasks on ``import hf_nda``."""
+"""Inference pipelines, registered as transformers pipeline tasks on ``import hf_nda``.
 
+New tasks subclass :class:`NDAPipeline` (see :mod:`hf_nda.pipelines.base`)."""
+
+from .base import ImageBatch, NDAPipeline, seeded_generator
 from .mixup_resynthesis import MixupResynthesisPipeline
 from .ood_scoring import OODScoringPipeline, ood_scores
 
-__all__ = ["MixupResynthesisPipeline", "OODScoringPipeline", "ood_scores"]
+__all__ = ["ImageBatch", "MixupResynthesisPipeline", "NDAPipeline", "OODScoringPipeline", "ood_scores",
+           "seeded_generator"]

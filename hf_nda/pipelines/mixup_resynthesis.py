@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from transformers import Pipeline
 
-from ..processing.image_processing_nda import as_image_list
+from ..modeling import AMRAutoencoder
+from .base import ImageBatch, NDAPipeline, seeded_generator
 
 
-class MixupResynthesisPipeline(Pipeline):
+class MixupResynthesisPipeline(NDAPipeline):
     """Mixes images in the latent space of an :class:`~hf_nda.AMRAutoencoder` and decodes the mixes.
 
-    Call it with two or more images of one size (PIL, numpy, tensors, file paths, a ``datasets``
-    image column) and, optionally:
+    Call it with two or more images of one size (PIL, numpy, tensors, file paths, an N,C,H,W tensor, a
+    ``datasets`` Dataset or image column) — all of them form one group — and, optionally:
 
     - ``weights``: one weight per image, summing to one — mixup coefficients (``mixer="mixup"``) or
       the probabilities with which each feature map is taken from each image (``"bernoulli"``);
@@ -38,15 +38,11 @@ class MixupResynthesisPipeline(Pipeline):
         >>> out["images"][0].save("mix.png"); out["interpolation"].save("strip.png")  # doctest: +SKIP
     """
 
-    _load_processor = False
-    _load_image_processor = True
-    _load_feature_extractor = False
-    _load_tokenizer = False
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not hasattr(self.model, "mix") or not hasattr(self.model, "decode"):
-            raise ValueError(f"mixup-resynthesis needs an AMRAutoencoder, got {type(self.model).__name__}")
+    task_name = "mixup-resynthesis"
+    model_classes = (AMRAutoencoder,)
+    model_hint = ("Load an AMR run directory (hf-nda train amr ...) or a folder saved by "
+                  "AMRAutoencoder.save_pretrained.")
+    group_input = True  # the images of one call are one group to mix
 
     def _sanitize_parameters(self, weights=None, mixer=None, attributes=None, num_mixes=None,
                              interpolation_steps=None, seed=None):
@@ -54,34 +50,21 @@ class MixupResynthesisPipeline(Pipeline):
                    "interpolation_steps": interpolation_steps, "seed": seed}
         return {}, forward, {}
 
-    def __call__(self, images, **kwargs):
-        # The images of one call form one group to mix, so the base class's per-item batching does not apply.
-        pre, fwd, post = self._sanitize_parameters(**kwargs)
-        return self.run_single(images, {**self._preprocess_params, **pre}, {**self._forward_params, **fwd},
-                               {**self._postprocess_params, **post})
-
     def preprocess(self, images):
-        try:
-            import datasets
-
-            if isinstance(images, datasets.Dataset):
-                images = images["image"]
-        except ImportError:  # pragma: no cover - datasets is a dependency
-            pass
-        images = as_image_list(images)
+        images = ImageBatch.of(images).load()
         if len(images) < 2:
-            raise ValueError(f"mixup-resynthesis mixes two or more images, got {len(images)}")
-        sizes = {_spatial_size(im) for im in images}
-        if len(sizes) > 1:
-            raise ValueError(f"the images of one call must share a size, got {sorted(sizes)} (height, width); "
-                             "resize them to one size first")
-        pixel_values = self.image_processor(images, return_tensors="pt").pixel_values
-        return {"pixel_values": pixel_values.to(self.dtype)}
+            raise ValueError(f"mixup-resynthesis mixes two or more images, got {len(images)}; pass a list of them")
+        if not images.is_pixel_values:
+            sizes = {_spatial_size(im) for im in images.images}
+            if len(sizes) > 1:
+                raise ValueError(f"the images of one call must share a size, got {sorted(sizes)} (height, width); "
+                                 "resize them to one size first")
+        return {"pixel_values": self.pixel_values(images)}
 
     def _forward(self, model_inputs, weights=None, mixer=None, attributes=None, num_mixes=1,
                  interpolation_steps=None, seed=None):
         ae, x = self.model, model_inputs["pixel_values"]
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        generator = seeded_generator(seed)
         codes = ae.encode(x)
         if attributes is not None:
             if len(x) != 2:
@@ -114,11 +97,6 @@ class MixupResynthesisPipeline(Pipeline):
                 strip.paste(frame, (i * frame.width, 0))
             result["interpolation"] = strip
         return result
-
-    def save_pretrained(self, save_directory, **kwargs):
-        """Save the model and the image processor (a registered library task needs no remote code)."""
-        self.model.save_pretrained(save_directory, **kwargs)
-        self.image_processor.save_pretrained(save_directory)
 
 
 def _spatial_size(image) -> tuple[int, int]:

@@ -18,16 +18,34 @@ from transformers.processing_utils import ImagesKwargs
 from .base import OneOf, check_batch
 
 
+FORMS = "PIL images, numpy arrays, tensors, file paths, a datasets Dataset or column, or a list of these"
+
+
 def _one_image(image):
-    """A path becomes a PIL image; a 2-D (H,W) array or tensor gets its channel axis."""
+    """A path becomes a (loaded) PIL image; a 2-D (H,W) array or tensor gets its channel axis; anything
+    that is not one image with a channel axis of 1, 3 or 4 entries is a ValueError naming the fix."""
     if isinstance(image, (str, Path)):
         if not Path(image).is_file():
             raise ValueError(f"image file not found: {image}")
-        return Image.open(image)
-    if isinstance(image, np.ndarray) and image.ndim == 2:
-        return image[:, :, None]
-    if isinstance(image, torch.Tensor) and image.ndim == 2:
-        return image[None]
+        try:
+            loaded = Image.open(image)
+            loaded.load()  # read now: a broken file fails here, and the file handle is closed
+        except (OSError, SyntaxError) as err:
+            raise ValueError(f"cannot read {image} as an image ({err}); pass a file PIL can open "
+                             "(PNG, JPEG, ...)") from None
+        return loaded
+    if isinstance(image, Image.Image):
+        return image
+    if not isinstance(image, (np.ndarray, torch.Tensor)):
+        raise ValueError(f"cannot read an image from a {type(image).__name__}; pass {FORMS}")
+    if image.ndim == 2:
+        return image[:, :, None] if isinstance(image, np.ndarray) else image[None]
+    if image.ndim != 3:
+        raise ValueError(f"an image must be H×W, H×W×C or C×H×W, got shape {tuple(image.shape)}; pass a batch "
+                         "as a list of images or as one N×C×H×W tensor")
+    if image.shape[0] not in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"an image of shape {tuple(image.shape)} has no channel axis of 1, 3 or 4 entries "
+                         "(gray, RGB, RGBA) first or last; convert it to one of these")
     return image
 
 
@@ -40,9 +58,12 @@ def as_image_list(images) -> list:
         if images.ndim == 4:
             return [_one_image(im) for im in images]
         return [_one_image(images)]
-    images = list(images)  # lists, tuples, datasets columns, generators
+    try:
+        images = list(images)  # lists, tuples, datasets columns, generators
+    except TypeError:
+        raise ValueError(f"cannot read images from a {type(images).__name__}; pass {FORMS}") from None
     if not images:
-        raise ValueError("no images given (empty input)")
+        raise ValueError("no images given (empty input); pass at least one image")
     return [_one_image(im) for im in images]
 
 
@@ -126,7 +147,8 @@ class NDAImageProcessor(TorchvisionBackend):
     def _checked(self, image: torch.Tensor) -> torch.Tensor:
         """Reject NaN/inf and convert the channel axis (dim -3) to ``num_channels``."""
         if image.is_floating_point() and not torch.isfinite(image).all():
-            raise ValueError("an input image contains NaN or infinite values")
+            raise ValueError("an input image contains NaN or infinite values; replace them (e.g. torch.nan_to_num) "
+                             "or drop the image")
         have = image.shape[-3]
         if have == 4:  # RGBA: drop alpha
             image, have = image[..., :3, :, :], 3

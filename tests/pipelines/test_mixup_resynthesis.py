@@ -80,8 +80,10 @@ def test_accepts_paths_pil_tensors_and_dataset_columns(resynth, tmp_path):
         paths.append(str(tmp_path / f"{i}.png"))
         Image.fromarray(im).save(paths[-1])
     reference = as_array(resynth(ims, weights=[0.5, 0.5])["images"])
+    pixel_values = resynth.image_processor(ims, return_tensors="pt").pixel_values
     for form in (paths, [Image.fromarray(im) for im in ims], [torch.from_numpy(im.copy())[None] for im in ims],
-                 datasets.Dataset.from_dict({"image": [Image.fromarray(im) for im in ims]})):
+                 datasets.Dataset.from_dict({"image": [Image.fromarray(im) for im in ims]}), tuple(ims),
+                 np.stack(ims)[..., None], torch.from_numpy(np.stack(ims))[:, None], pixel_values):
         assert np.array_equal(as_array(resynth(form, weights=[0.5, 0.5])["images"]), reference)
 
 

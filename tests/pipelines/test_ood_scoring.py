@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -52,9 +54,17 @@ def test_every_input_form(model_dir, images, tmp_path):
     arrays = [np.array(im) for im in images[:3]]
     ds = datasets.Dataset.from_dict({"image": images[:3]}, features=datasets.Features({"image": datasets.Image()}))
     pixel_values = pipe.image_processor(images[:3], return_tensors="pt").pixel_values
-    for form in (paths, arrays, ds, ds["image"], pixel_values, [torch.from_numpy(a) for a in arrays]):
-        got = torch.tensor([r["score"] for r in pipe(form)])
-        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    renamed = ds.rename_column("image", "img")
+    forms = (paths, [Path(p) for p in paths], arrays, images[:3], tuple(arrays), (a for a in arrays), ds, ds["image"],
+             renamed, renamed["img"], pixel_values, [torch.from_numpy(a) for a in arrays],
+             torch.from_numpy(np.stack(arrays))[:, None], np.stack(arrays)[..., None])
+    for batch_size in (1, 2, 64):
+        for form in forms:
+            form = (a for a in arrays) if isinstance(form, type(a for a in ())) else form
+            got = torch.tensor([r["score"] for r in pipe(form, batch_size=batch_size)])
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for single in (paths[0], Path(paths[0]), arrays[0], images[0], torch.from_numpy(arrays[0])[None]):
+        assert pipe(single)["score"] == pytest.approx(expected[0].item(), rel=1e-5, abs=1e-5)
 
 
 def test_fit_threshold_survives_save_and_load(model_dir, images, tmp_path):

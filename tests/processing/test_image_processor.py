@@ -82,5 +82,15 @@ def test_bad_inputs(proc, tmp_path):
         proc([], return_tensors="pt")
     with pytest.raises(ValueError, match="not found"):
         proc(str(tmp_path / "missing.png"))
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match="cannot read .*notes.png as an image"):
+        proc(tmp_path / "notes.png")
+    for shape in ((8, 8, 2), (2, 8, 8), (8, 8, 5)):
+        with pytest.raises(ValueError, match="no channel axis of 1, 3 or 4"):
+            proc(np.zeros(shape, np.uint8), return_tensors="pt")
+    with pytest.raises(ValueError, match="must be H×W, H×W×C or C×H×W"):
+        proc([np.zeros(8, np.uint8)], return_tensors="pt")
+    with pytest.raises(ValueError, match="cannot read images from a int"):
+        proc(5, return_tensors="pt")
     with pytest.raises(ValueError, match="no negatives"):
         NDAImageProcessor(negatives=[]).negatives_of(torch.zeros(2, 1, 32, 32))
