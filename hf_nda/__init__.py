@@ -6,7 +6,8 @@ image processor with ``AutoImageProcessor`` and its pipeline tasks.
 
 __version__ = "0.1.0"
 
-from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder,
+from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, COPGenNavigator,
+                       COPGenNavigatorConfig, ContrastiveEncoder,
                        ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
                        NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator, NDAGeneratorConfig,
                        NDAGeneratorOutput)
@@ -17,6 +18,7 @@ register_auto_classes()
 register_pipelines()
 
 __all__ = ["__version__", "AMRAutoencoder", "AMRConfig", "AMRDiscriminator", "AMRDiscriminatorConfig",
+           "COPGenNavigator", "COPGenNavigatorConfig",
            "ContrastiveEncoder", "ContrastiveEncoderConfig", "ContrastiveEncoderForImageClassification",
            "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
            "NDAGeneratorConfig", "NDAGeneratorOutput", "NDAImageProcessor", "get_transform"]

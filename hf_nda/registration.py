@@ -5,7 +5,8 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, ContrastiveEncoder,
+from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig, COPGenNavigator,
+                       COPGenNavigatorConfig, ContrastiveEncoder,
                        ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
                        NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
 from .pipelines import MixupResynthesisPipeline, OODScoringPipeline
@@ -13,7 +14,7 @@ from .processing import NDAImageProcessor
 
 MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator),
           (ContrastiveEncoderConfig, ContrastiveEncoder), (AMRConfig, AMRAutoencoder),
-          (AMRDiscriminatorConfig, AMRDiscriminator)]
+          (AMRDiscriminatorConfig, AMRDiscriminator), (COPGenNavigatorConfig, COPGenNavigator)]
 
 
 PIPELINES = {"ood-scoring": OODScoringPipeline, "mixup-resynthesis": MixupResynthesisPipeline}

@@ -3,6 +3,8 @@
 from . import small_cnn  # noqa: F401  (registers hf_nda_cnn3 with timm)
 from .configuration_amr import AMRConfig, AMRDiscriminatorConfig
 from .configuration_contrastive import ContrastiveEncoderConfig
+from .configuration_copgen import COPGenNavigatorConfig
+from .modeling_copgen import COPGenNavigator, COPGenNavigatorOutput
 from .configuration_nda_gan import NDADiscriminatorConfig, NDAGeneratorConfig
 from .modeling_nda_gan import (NDADiscriminator, NDADiscriminatorOutput, NDAGenerator, NDAGeneratorOutput)
 from .modeling_amr import AMRAutoencoder, AMRAutoencoderOutput, AMRDiscriminator, AMRDiscriminatorOutput
@@ -12,4 +14,4 @@ from .modeling_contrastive import (ContrastiveEncoder, ContrastiveEncoderForImag
 __all__ = ["AMRConfig", "AMRDiscriminatorConfig", "AMRAutoencoder", "AMRAutoencoderOutput", "AMRDiscriminator",
            "AMRDiscriminatorOutput", "ContrastiveEncoderConfig", "ContrastiveEncoder", "ContrastiveEncoderForImageClassification",
            "ContrastiveEncoderOutput", "NDADiscriminatorConfig", "NDAGeneratorConfig", "NDADiscriminator", "NDADiscriminatorOutput",
-           "NDAGenerator", "NDAGeneratorOutput"]
+           "NDAGenerator", "NDAGeneratorOutput", "COPGenNavigatorConfig", "COPGenNavigator", "COPGenNavigatorOutput"]
