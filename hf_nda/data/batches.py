@@ -139,7 +139,8 @@ class LatentSource:
     """Latent codes drawn fresh for every draw, no dataset: ``batch(draw)`` → ``(z,)``, seeded by
     (seed, draw, rank). ``sample`` is ``sample(n, generator) -> z`` (a generator adapter's
     ``sample_latents``); the default is N(0, I) truncated to [−truncation, truncation] (BigGAN style),
-    or plain N(0, I) with ``truncation=None``.
+    or plain N(0, I) with ``truncation=None``. ``processor``: the image processor of what the latents
+    decode to (exported with the run).
 
     Example:
         >>> source = LatentSource(latent_dim=128).bind(batch_size=64, seed=0)
@@ -147,12 +148,11 @@ class LatentSource:
         torch.Size([64, 128])
     """
 
-    processor = None
-
-    def __init__(self, latent_dim: int | None = None, sample: Callable | None = None, truncation: float | None = 2.0):
+    def __init__(self, latent_dim: int | None = None, sample: Callable | None = None, truncation: float | None = 2.0,
+                 processor=None):
         if sample is None and not latent_dim:
             raise ValueError("LatentSource needs latent_dim (for the default sampler) or sample(n, generator)")
-        self.latent_dim, self.truncation = latent_dim, truncation
+        self.latent_dim, self.truncation, self.processor = latent_dim, truncation, processor
         self.sample = sample or self._truncated_normal
         self.batch_size = self.seed = None
 

@@ -139,6 +139,8 @@ class BaseTrainer:
     loads_as: str | None = None
     card_template = ""
     card_tags: tuple[str, ...] = ()
+    needs_training = True  # False: a baseline that only exports (e.g. COP-Gen's Gaussian positives)
+    stop_requested = False  # set by a family's stopping rule: the loop ends after the current step
 
     def __init__(self, args: BaseTrainingArguments, argv: list[str] | None = None):
         args.validate()
@@ -309,7 +311,7 @@ class BaseTrainer:
         bar = tqdm(total=args.max_steps, initial=self.step, disable=not acc.is_local_main_process,
                    desc=f"{self.family}", dynamic_ncols=True, mininterval=1.0)
         began = time.perf_counter()
-        while self.step < args.max_steps:
+        while self.needs_training and self.step < args.max_steps and not self.stop_requested:
             logs = self.training_step(self.step, self.step_generator(self.step))
             for scheduler in self.schedulers.values():
                 scheduler.step()
@@ -325,7 +327,8 @@ class BaseTrainer:
             if args.sample_steps and self.step % args.sample_steps == 0:
                 self.save_samples()
         bar.close()
-        self.save_checkpoint()
+        if self.needs_training:
+            self.save_checkpoint()
         self.save_samples()
         if acc.is_main_process:
             self.export(self.output_dir)
@@ -435,7 +438,7 @@ class BaseTrainer:
         top-level copy of ``loads_as`` and the model cards (main process only)."""
         from ..hub import link_scoring_model, save_pretrained_atomic
 
-        for name in self.parts:
+        for name in self.export_parts():
             save_pretrained_atomic(self.exported(name), run_dir / name, self.processor)
         if self.processor is not None:
             self.processor.save_pretrained(run_dir)
@@ -443,6 +446,10 @@ class BaseTrainer:
             link_scoring_model(run_dir, self.loads_as)
         if self.card_template:
             self.write_cards(run_dir)
+
+    def export_parts(self) -> tuple[str, ...]:
+        """The parts this run exports (all of ``parts`` unless a family leaves some out)."""
+        return self.parts
 
     @classmethod
     def write_cards(cls, run_dir: str | Path) -> None:
@@ -456,7 +463,8 @@ class BaseTrainer:
         probe_file = run_dir / PROBE_FILE
         evaluation = {"results": read_results(run_dir), "history": read_log_history(run_dir),
                       "probe": json.loads(probe_file.read_text()) if probe_file.exists() else None}
-        for role, path in [(name, run_dir / name) for name in cls.parts] + [("run", run_dir)]:
+        parts = [(name, run_dir / name) for name in cls.parts if (run_dir / name).is_dir()]
+        for role, path in parts + [("run", run_dir)]:
             scored = role in ("run", cls.loads_as)
             card = build_card(cls.card_template, dataset=args.dataset, tags=list(cls.card_tags), command=info["command"],
                               context=cls.card_context(args, role, evaluation),

@@ -50,6 +50,9 @@ class NDAMoCoTrainingArguments(BaseTrainingArguments):
     projection_dim: int = field(default=128)
     projection_hidden_dim: int = field(default=2048, metadata={"help": "MLP head width (paper: 2048)"})
     nda: list[str] = field(default_factory=lambda: ["jigsaw"], metadata={"help": "negative transform(s); 'none' = MoCo-v2"})
+    pairs: str | None = field(default=None, metadata={
+        "help": "train on a pair dataset (hf-nda generate-pairs; anchor → query view, positive → key view) "
+                "instead of two views of one --dataset image"})
     queue_size: int = field(default=4096)
     temperature: float = field(default=0.07, metadata={"help": "τ (paper CIFAR: 0.07; ImageNet-100: 0.2)"})
     key_momentum: float = field(default=0.99, metadata={"help": "momentum of the key encoder"})
@@ -116,7 +119,7 @@ class NDAMoCoTrainer(BaseTrainer):
 
     def build(self) -> None:
         args = self.args
-        self.source = self.image_source(args.nda_names)
+        self.source = self.pair_source(args.pairs) if args.pairs else self.image_source(args.nda_names)
         config = ContrastiveEncoderConfig(backbone=args.backbone, num_channels=args.num_channels,
                                           image_size=args.image_size, small_stem=args.small_stem,
                                           projection_dim=args.projection_dim,
@@ -138,6 +141,21 @@ class NDAMoCoTrainer(BaseTrainer):
         if args.queue_size < world_batch:
             raise ValueError(f"--queue_size ({args.queue_size}) is smaller than one step's keys ({world_batch}): "
                              "the queue would overwrite itself within a step; use a queue of at least that size")
+
+    def pair_source(self, path: str):
+        """Anchor/positive pairs (e.g. COP-Gen's) at the run's size and channels."""
+        from datasets import load_from_disk
+
+        from ..data.batches import PairSource
+        from ..processing import NDAImageProcessor
+
+        args = self.args
+        processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
+                                      num_channels=args.num_channels, negatives=args.nda_names)
+        pairs = load_from_disk(path)
+        if args.max_train_samples:
+            pairs = pairs.select(range(min(args.max_train_samples, len(pairs))))
+        return PairSource.from_dataset(pairs, processor)
 
     # ---- the NDA-MoCo step -------------------------------------------------------------------
     def encode(self, model, images: torch.Tensor, order: torch.Tensor | None = None,
@@ -166,9 +184,10 @@ class NDAMoCoTrainer(BaseTrainer):
 
     def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:
         args = self.args
-        real, _ = self.batch(step)
+        first, second = self.batch(step)
+        real, key_source = (first, second) if self.args.pairs else (first, first)  # pairs: anchor → query, positive → key
         query_view = self.views(real, generator=generator)
-        key_view = self.views(real, generator=generator)
+        key_view = self.views(key_source, generator=generator)
         encoder = self.models["encoder"]
         momentum_update(self.key_encoder, self.unwrap("encoder"), args.key_momentum)
         num_nda = self.nda_count(len(real))
