@@ -6,8 +6,9 @@ import importlib
 import json
 from pathlib import Path
 
-TRAINER_MODULES = {"gan": "hf_nda.trainers.gan", "moco": "hf_nda.trainers.moco", "amr": "hf_nda.trainers.amr"}
-TRAINER_CLASSES = {"gan": "NDAGANTrainer", "moco": "NDAMoCoTrainer", "amr": "AMRTrainer"}
+TRAINER_MODULES = {"gan": "hf_nda.trainers.gan", "moco": "hf_nda.trainers.moco", "amr": "hf_nda.trainers.amr",
+                   "copgen": "hf_nda.trainers.copgen"}
+TRAINER_CLASSES = {"gan": "NDAGANTrainer", "moco": "NDAMoCoTrainer", "amr": "AMRTrainer", "copgen": "COPGenTrainer"}
 
 
 def trainer_class(family: str):
