@@ -67,6 +67,16 @@ def _push(args):
         print("\n".join(files))
 
 
+def _generate_pairs(args):
+    from .data.pairs import generate_pairs
+
+    dataset = generate_pairs(args.navigator, args.num_pairs, args.output_dir, seed=args.seed,
+                             batch_size=args.batch_size, num_shards=args.num_shards, push_to_hub=args.push_to_hub,
+                             overwrite=args.overwrite, device=args.device)
+    print(f"wrote {len(dataset)} pairs to {args.output_dir}" + (f" and pushed them to {args.push_to_hub}"
+                                                                 if args.push_to_hub else ""))
+
+
 def _demo(args):
     from .demo import run_demo
 
@@ -125,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--private", action="store_true")
     push.add_argument("--dry_run", action="store_true", help="list the files without uploading")
     push.set_defaults(func=_push)
+
+    pairs = sub.add_parser("generate-pairs", help="write a dataset of anchor/positive pairs from a COP-Gen navigator")
+    pairs.add_argument("--navigator", required=True, help="COP-Gen run directory, navigator folder or Hub repo id")
+    pairs.add_argument("--num_pairs", type=int, required=True)
+    pairs.add_argument("--output_dir", required=True, help="where the dataset is written (save_to_disk)")
+    pairs.add_argument("--seed", type=int, default=0, help="same seed and batch size, same dataset")
+    pairs.add_argument("--batch_size", type=int, default=256)
+    pairs.add_argument("--num_shards", type=int, default=None, help="default: shards of at most 500MB")
+    pairs.add_argument("--push_to_hub", default=None, metavar="REPO_ID", help="also upload the dataset to this repo")
+    pairs.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --output_dir")
+    pairs.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    pairs.set_defaults(func=_generate_pairs)
 
     demo = sub.add_parser("demo", help="the main job: plain GAN vs NDA-GAN on Fashion-MNIST, OOD table, plots")
     demo.add_argument("--output_dir", default="outputs/demo")

@@ -9,7 +9,7 @@ from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscrimin
                        COPGenNavigatorConfig, ContrastiveEncoder,
                        ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
                        NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
-from .pipelines import MixupResynthesisPipeline, OODScoringPipeline
+from .pipelines import MixupResynthesisPipeline, OODScoringPipeline, PositiveGenerationPipeline
 from .processing import NDAImageProcessor
 
 MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator),
@@ -17,7 +17,8 @@ MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscri
           (AMRDiscriminatorConfig, AMRDiscriminator), (COPGenNavigatorConfig, COPGenNavigator)]
 
 
-PIPELINES = {"ood-scoring": OODScoringPipeline, "mixup-resynthesis": MixupResynthesisPipeline}
+PIPELINES = {"ood-scoring": OODScoringPipeline, "mixup-resynthesis": MixupResynthesisPipeline,
+             "positive-generation": PositiveGenerationPipeline}
 
 
 def register_pipelines() -> None:
