@@ -11,6 +11,7 @@ from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscrimin
                        ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
                        NDADiscriminatorConfig, NDADiscriminatorOutput, NDAGenerator, NDAGeneratorConfig,
                        NDAGeneratorOutput)
+from .modeling import AugmentationPolicyConfig, AugmentationPolicyNetwork, CRLTACConfig, CRLTACModel
 from .processing import NDAImageProcessor, get_transform
 from .registration import register_auto_classes, register_pipelines
 
@@ -22,3 +23,4 @@ __all__ = ["__version__", "AMRAutoencoder", "AMRConfig", "AMRDiscriminator", "AM
            "ContrastiveEncoder", "ContrastiveEncoderConfig", "ContrastiveEncoderForImageClassification",
            "NDADiscriminator", "NDADiscriminatorConfig", "NDADiscriminatorOutput", "NDAGenerator",
            "NDAGeneratorConfig", "NDAGeneratorOutput", "NDAImageProcessor", "get_transform"]
+__all__ += ["AugmentationPolicyConfig", "AugmentationPolicyNetwork", "CRLTACConfig", "CRLTACModel"]

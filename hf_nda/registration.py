@@ -9,12 +9,14 @@ from .modeling import (AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscrimin
                        COPGenNavigatorConfig, ContrastiveEncoder,
                        ContrastiveEncoderConfig, ContrastiveEncoderForImageClassification, NDADiscriminator,
                        NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig)
+from .modeling import AugmentationPolicyConfig, AugmentationPolicyNetwork, CRLTACConfig, CRLTACModel
 from .pipelines import MixupResynthesisPipeline, OODScoringPipeline, PositiveGenerationPipeline
 from .processing import NDAImageProcessor
 
 MODELS = [(NDAGeneratorConfig, NDAGenerator), (NDADiscriminatorConfig, NDADiscriminator),
           (ContrastiveEncoderConfig, ContrastiveEncoder), (AMRConfig, AMRAutoencoder),
           (AMRDiscriminatorConfig, AMRDiscriminator), (COPGenNavigatorConfig, COPGenNavigator)]
+MODELS += [(AugmentationPolicyConfig, AugmentationPolicyNetwork), (CRLTACConfig, CRLTACModel)]  # CRL-TAC
 
 
 PIPELINES = {"ood-scoring": OODScoringPipeline, "mixup-resynthesis": MixupResynthesisPipeline,

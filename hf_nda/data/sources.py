@@ -109,6 +109,20 @@ def _digits_local(data_dir: str | None):
 LOCAL_BUILDERS = {"fashion_mnist": _fashion_mnist_local, "mnist": _mnist_local, "digits": _digits_local}
 
 
+def _canvas_of(base: str):
+    """Builder of ``canvas_<base>`` (CRL-TAC §3; :mod:`hf_nda.data.canvas`) from ``base``'s splits."""
+
+    def build(data_dir: str | None):
+        from .canvas import canvas_dataset_dict
+
+        return canvas_dataset_dict(load_image_dataset(base, data_dir=data_dir))
+
+    return build
+
+
+LOCAL_BUILDERS.update(canvas_mnist=_canvas_of("mnist"), canvas_fashion_mnist=_canvas_of("fashion_mnist"))
+
+
 @functools.lru_cache(maxsize=1)
 def hub_reachable(timeout: float = 2.0) -> bool:
     """A quick TCP check of the Hub endpoint, so an offline machine falls back at once instead of

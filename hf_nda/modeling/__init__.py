@@ -20,3 +20,8 @@ from .generator_adapters import (AMRGeneratorAdapter, DDIMGeneratorAdapter, Gene
 
 __all__ += ["AMRGeneratorAdapter", "DDIMGeneratorAdapter", "GeneratorAdapter", "NDAGeneratorAdapter",
             "detect_generator_kind", "load_generator"]
+from .configuration_crl_tac import AugmentationPolicyConfig, CRLTACConfig
+from .modeling_crl_tac import AugmentationPolicyNetwork, AugmentationPolicyOutput, CRLTACModel, CRLTACOutput
+
+__all__ += ["AugmentationPolicyConfig", "CRLTACConfig", "AugmentationPolicyNetwork", "AugmentationPolicyOutput",
+            "CRLTACModel", "CRLTACOutput"]

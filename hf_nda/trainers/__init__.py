@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 TRAINER_MODULES = {"gan": "hf_nda.trainers.gan", "moco": "hf_nda.trainers.moco", "amr": "hf_nda.trainers.amr",
-                   "copgen": "hf_nda.trainers.copgen"}
-TRAINER_CLASSES = {"gan": "NDAGANTrainer", "moco": "NDAMoCoTrainer", "amr": "AMRTrainer", "copgen": "COPGenTrainer"}
+                   "copgen": "hf_nda.trainers.copgen", "crl-tac": "hf_nda.trainers.crl_tac"}
+TRAINER_CLASSES = {"gan": "NDAGANTrainer", "moco": "NDAMoCoTrainer", "amr": "AMRTrainer", "copgen": "COPGenTrainer",
+                   "crl-tac": "CRLTACTrainer"}
 
 
 def trainer_class(family: str):
