@@ -26,10 +26,15 @@ class ReferenceClassifier:
 
     @classmethod
     def fit(cls, images: torch.Tensor, labels: torch.Tensor, max_iter: int = 200):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(max_iter=max_iter)
-        model.fit(images.reshape(len(images), -1).float().numpy(), labels.numpy())
+        with warnings.catch_warnings():  # a monitor, not a benchmark: 200 lbfgs iterations are plenty
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(images.reshape(len(images), -1).float().numpy(), labels.numpy())
         return cls(model, images.shape[1:])
 
     @classmethod

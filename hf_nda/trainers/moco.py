@@ -144,15 +144,14 @@ class NDAMoCoTrainer(BaseTrainer):
 
     def pair_source(self, path: str):
         """Anchor/positive pairs (e.g. COP-Gen's) at the run's size and channels."""
-        from datasets import load_from_disk
-
         from ..data.batches import PairSource
+        from ..data.pairs import load_pair_dataset
         from ..processing import NDAImageProcessor
 
         args = self.args
         processor = NDAImageProcessor(size={"height": args.image_size, "width": args.image_size},
                                       num_channels=args.num_channels, negatives=args.nda_names)
-        pairs = load_from_disk(path)
+        pairs = load_pair_dataset(path)  # a folder or a Hub repo id; checks the anchor/positive columns
         if args.max_train_samples:
             pairs = pairs.select(range(min(args.max_train_samples, len(pairs))))
         return PairSource.from_dataset(pairs, processor)
