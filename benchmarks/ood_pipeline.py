@@ -9,15 +9,19 @@ Run: ``python benchmarks/ood_pipeline.py``
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import pipeline
 
-import hf_nda  # noqa: F401
+import hf_nda  # noqa: F401  (registers the pipeline task)
 from hf_nda import NDADiscriminator, NDADiscriminatorConfig, NDAImageProcessor
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_alternating_times  # noqa: E402
 
 
 def main(argv=None):
@@ -44,15 +48,7 @@ def main(argv=None):
     variants = {"bare batched D forward (pixel_values)": bare,
                 "pipeline, uint8 arrays": lambda: pipe(arrays, batch_size=args.batch_size),
                 "pipeline, pixel_values tensor": lambda: pipe(pixel_values, batch_size=args.batch_size)}
-    best = dict.fromkeys(variants, float("inf"))
-    for repeat in range(args.repeats + 1):  # the first round warms up
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            if repeat:
-                best[name] = min(best[name], time.perf_counter() - start)
+    best = best_alternating_times(variants, args.repeats)  # the first round warms up
     t_bare = best["bare batched D forward (pixel_values)"]
     print(f"{args.images} images 32×32×1, batch {args.batch_size}, DCGAN D width {args.channels}, "
           f"CPU threads {torch.get_num_threads()}")

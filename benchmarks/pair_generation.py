@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-import hf_nda  # noqa: F401
 from hf_nda import COPGenNavigator, COPGenNavigatorConfig, NDAGenerator, NDAGeneratorConfig
 from hf_nda.data.pairs import generate_pairs, iter_pair_batches
 from hf_nda.modeling.generator_adapters import load_generator
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_alternating_times  # noqa: E402
 
 
 def build(folder: Path, device: str, latent_dim: int, width: int):
@@ -83,7 +85,7 @@ def run(args, folder: Path):
                 "generate_pairs, no output_dir": lambda: generate_pairs(navigator, n, seed=0, batch_size=b,
                                                                        image_generator=adapter, progress=False),
                 "generate_pairs → disk (save_to_disk)": to_disk}
-    best = time_alternating(variants, args.repeats)
+    best = best_alternating_times(variants, args.repeats)
     t_bare = best["bare batched decode (2 per pair)"]
     threads = torch.get_num_threads()
     print(f"{n} pairs, batch {b}, untrained NDAGenerator 32×32 latent {args.latent_dim} width {args.width}, "
@@ -92,22 +94,6 @@ def run(args, folder: Path):
     print("| path | pairs / s | vs bare decode |\n|---|---:|---:|")
     for name, t in best.items():
         print(f"| {name} | {n / t:.0f} | {t_bare / t:.2f}× |")
-
-
-def time_alternating(variants: dict, repeats: int) -> dict[str, float]:
-    """Best wall time of each variant; variants alternate within each repeat (the first round warms up)."""
-    best = dict.fromkeys(variants, float("inf"))
-    for repeat in range(repeats + 1):
-        for name, fn in variants.items():
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            if repeat:
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 if __name__ == "__main__":

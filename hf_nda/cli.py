@@ -156,8 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """A command shows its own progress bar and summary: hf_nda's INFO lines, the libraries' warnings
+    only — not a "Loading weights" / "Saving the dataset" bar for every model and cache file."""
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("hf_nda").setLevel(logging.INFO)
+    transformers_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+
+
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if getattr(args, "passthrough", False):
