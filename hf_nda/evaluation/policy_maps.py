@@ -60,3 +60,42 @@ def plot_policy_maps(images: torch.Tensor, probs: torch.Tensor, crop_grid, path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+@torch.no_grad()
+def integrated_codes(model, images: torch.Tensor, topn: int | None = None, batch_size: int = 64):
+    """(E f N,F, normalise(E h) N,P, P(T|x) N,|T|) of a :class:`~hf_nda.modeling.CRLTACModel` (eval mode)."""
+    model.eval()
+    device = next(model.parameters()).device
+    outs = [model(b.to(device), topn=topn) for b in images.split(batch_size)]
+    return tuple(torch.cat([getattr(o, k).float().cpu() for o in outs]) for k in ("features", "image_embeds", "probs"))
+
+
+def digit_mass(probs: torch.Tensor, positions: torch.Tensor, crop_grid, image_size: int = 84) -> float:
+    """Mean P(T|x) mass on crops that intersect the cell (0..8) of each canvas image."""
+    from ..data.canvas import cell_crop_mask
+
+    corners = torch.tensor([crop_grid.corner(i) for i in range(crop_grid.num_transforms)])
+    mask = cell_crop_mask(corners, crop_grid.crop_size, image_size // 3)
+    return float((probs * mask[positions].float()).sum(1).mean())
+
+
+def crl_tac_probe(model, train_x, train_y, test_x, test_y, num_classes: int, test_positions=None,
+                  knn_k: int = 20, topn: int | None = None) -> dict:
+    """Linear probe (held-out test) and kNN of f and h integrated over P(T|x), the policy's mass on
+    digit crops (canvas datasets) and the uniformity of h (test images)."""
+    from .probe import fit_linear_probe, knn_accuracy
+
+    train_f, train_h, _ = integrated_codes(model, train_x, topn)
+    test_f, test_h, test_p = integrated_codes(model, test_x, topn)
+    results = {}
+    for name, (a, b) in {"f": (train_f, test_f), "h": (train_h, test_h)}.items():
+        weight, bias = fit_linear_probe(a, train_y, num_classes)
+        results[f"linear_top1_{name}"] = float(((b @ weight.T + bias).argmax(1) == test_y).float().mean())
+        results[f"knn_top1_{name}"] = knn_accuracy(a, train_y, b, test_y, knn_k)
+    results["uniformity_h"] = uniformity(test_h)
+    results["entropy"] = float(-(test_p * test_p.clamp_min(1e-30).log()).sum(1).mean())
+    if test_positions is not None:
+        results["digit_mass"] = digit_mass(test_p, test_positions, model.transform_set,
+                                           model.config.policy.image_size)
+    return results

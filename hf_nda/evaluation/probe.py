@@ -86,9 +86,12 @@ def linear_probe(model_path: str, dataset: str = "fashion_mnist", *, max_train: 
     import hf_nda  # noqa: F401
     from transformers import AutoImageProcessor, AutoModel
 
-    from ..modeling import AMRAutoencoder, ContrastiveEncoder
+    from ..modeling import AMRAutoencoder, ContrastiveEncoder, CRLTACModel
 
     model = AutoModel.from_pretrained(model_path)
+    if isinstance(model, CRLTACModel):  # f and h integrated over P(T|x) (hf_nda.evaluation.policy_maps)
+        return _probe_crl_tac(model, model_path, dataset, max_train=max_train, max_test=max_test, knn_k=knn_k,
+                              output_dir=output_dir, data_dir=data_dir, command=command)
     if not isinstance(model, (ContrastiveEncoder, AMRAutoencoder)):
         raise ValueError(f"{model_path} holds a {type(model).__name__}, which has no features to probe; "
                          "probe a ContrastiveEncoder (`hf-nda train moco`) or an AMRAutoencoder (`hf-nda train amr`)")
@@ -111,6 +114,35 @@ def linear_probe(model_path: str, dataset: str = "fashion_mnist", *, max_train: 
         results["representation"] = {k: v for k, v in representation.items() if k != "nda_cosine_distances"}
         save_probe_classifier(model, processor, weight, bias, names, out / "classifier")
         plot_cosine_distances({"this model": representation["nda_cosine_distances"]}, out / "nda_cosine_distance.png")
+    (out / "probe_results.json").write_text(json.dumps(results, indent=2))
+    if (out / "run_info.json").exists():
+        from ..trainers import write_run_cards
+
+        write_run_cards(out)
+    return results
+
+
+def _probe_crl_tac(model, model_path, dataset, *, max_train, max_test, knn_k, output_dir, data_dir, command) -> dict:
+    """:func:`linear_probe` of a CRL-TAC model: ``linear_top1`` / ``knn_top1`` are f's (integrated
+    over P(T|x)), ``*_h`` the normalised integrated projection's; plus digit mass and uniformity."""
+    from transformers import AutoImageProcessor
+
+    from .policy_maps import crl_tac_probe
+
+    processor = AutoImageProcessor.from_pretrained(model_path)
+    train_x, train_y = cached_pixel_values(dataset, "train", processor, data_dir=data_dir)
+    test_x, test_y = cached_pixel_values(dataset, "test", processor, data_dir=data_dir)
+    train_x, train_y, test_x, test_y = train_x[:max_train], train_y[:max_train], test_x[:max_test], test_y[:max_test]
+    test_set = load_image_dataset(dataset, "test", data_dir=data_dir) if not Path(dataset).exists() else None
+    names = test_set.features["label"].names if test_set is not None else [str(i) for i in range(int(train_y.max()) + 1)]
+    positions = (torch.as_tensor(test_set["position"])[:len(test_x)]
+                 if test_set is not None and "position" in test_set.column_names else None)
+    found = crl_tac_probe(model, train_x, train_y, test_x, test_y, len(names), positions, knn_k)
+    results = {"dataset": dataset, "num_train": len(train_x), "num_test": len(test_x),
+               "linear_top1": found["linear_top1_f"], "knn_top1": found["knn_top1_f"], "knn_k": knn_k, **found,
+               "command": command or f"hf-nda probe --model {model_path} --dataset {dataset}"}
+    out = Path(output_dir) if output_dir else (Path(model_path) if Path(model_path).is_dir() else Path("probe"))
+    out.mkdir(parents=True, exist_ok=True)
     (out / "probe_results.json").write_text(json.dumps(results, indent=2))
     if (out / "run_info.json").exists():
         from ..trainers import write_run_cards

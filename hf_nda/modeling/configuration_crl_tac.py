@@ -11,7 +11,8 @@ from transformers import PreTrainedConfig
 from .configuration_contrastive import ContrastiveEncoderConfig
 
 PolicyKind = Literal["learned", "uniform"]
-POLICY_KINDS = get_args(PolicyKind)
+PolicyHead = Literal["fc", "crops"]
+POLICY_KINDS, POLICY_HEADS = get_args(PolicyKind), get_args(PolicyHead)
 DEFAULT_TRANSFORMS = {"name": "cropgrid", "crop_size": 20, "stride": 4, "image_size": 84, "output_size": None,
                       "num_transforms": 289}
 
@@ -39,6 +40,10 @@ class AugmentationPolicyConfig(PreTrainedConfig):
     conv_channels (`int`, defaults to 32), hidden_dim (`int`, defaults to 128): widths of Fig. 5.
     conv_stride (`int`, defaults to 2): stride of both convolutions (the paper does not give one;
         stride 2 keeps FC128's input at 32×10×10 for an 84×84 canvas instead of 32×42×42).
+    head (`str`, defaults to `"fc"`): `"fc"` is Fig. 5 (AvgPool2-FC128-FC|T|); `"crops"` (crop grids
+        only) scores each crop from the conv features under it (average-pooled over the crop's
+        window, then a 1×1 FC128-FC1): translation-equivariant, so the policy can only prefer a crop
+        for what it shows, never for where it is (see the trainer's notes).
     kind (`str`, defaults to `"learned"`): `"uniform"` ignores the image and gives 1/|T| to every
         transform (the SimCLR baseline).
 
@@ -56,6 +61,7 @@ class AugmentationPolicyConfig(PreTrainedConfig):
     hidden_dim: int = 128
     conv_stride: int = 2
     kind: PolicyKind = "learned"
+    head: PolicyHead = "fc"
 
     def __post_init__(self, **kwargs):
         if self.transforms is None:
@@ -73,6 +79,11 @@ class AugmentationPolicyConfig(PreTrainedConfig):
 
     def validate_transforms(self):
         transform = build_transform_set(self.transforms)
+        if self.head == "crops":
+            step = self.conv_stride ** 2
+            if transform.to_dict().get("name") != "cropgrid" or transform.crop_size % step or transform.stride % step:
+                raise ValueError(f"head='crops' needs a crop grid whose crop_size and stride are multiples of "
+                                 f"conv_stride² = {step}; got {transform}")
         canvas = getattr(transform, "image_size", None)
         if canvas is not None:
             h, w = (canvas, canvas) if isinstance(canvas, int) else tuple(canvas)

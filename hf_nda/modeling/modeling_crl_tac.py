@@ -72,12 +72,20 @@ class AugmentationPolicyNetwork(PreTrainedModel):
     def __init__(self, config: AugmentationPolicyConfig):
         super().__init__(config)
         c, s = config.conv_channels, config.conv_stride
-        self.features = nn.Sequential(nn.Conv2d(config.num_channels, c, 3, s, 1), nn.ReLU(inplace=True),
-                                      nn.Conv2d(c, c, 3, s, 1), nn.ReLU(inplace=True), nn.AvgPool2d(2), nn.Flatten())
-        with torch.no_grad():
-            flat = self.features(torch.zeros(1, config.num_channels, config.image_size, config.image_size)).shape[1]
-        self.head = nn.Sequential(nn.Linear(flat, config.hidden_dim), nn.ReLU(inplace=True),
-                                  nn.Linear(config.hidden_dim, config.num_transforms))
+        convs = [nn.Conv2d(config.num_channels, c, 3, s, 1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, s, 1),
+                 nn.ReLU(inplace=True)]
+        if config.head == "crops":  # one score per crop window, from the features under it (1×1 convs = FCs)
+            grid = build_transform_set(config.transforms)
+            window = nn.AvgPool2d(grid.crop_size // s**2, grid.stride // s**2)
+            self.features = nn.Sequential(*convs, window)
+            self.head = nn.Sequential(nn.Conv2d(c, config.hidden_dim, 1), nn.ReLU(inplace=True),
+                                      nn.Conv2d(config.hidden_dim, 1, 1), nn.Flatten())
+        else:  # paper Fig. 5
+            self.features = nn.Sequential(*convs, nn.AvgPool2d(2), nn.Flatten())
+            with torch.no_grad():
+                flat = self.features(torch.zeros(1, config.num_channels, config.image_size, config.image_size)).shape[1]
+            self.head = nn.Sequential(nn.Linear(flat, config.hidden_dim), nn.ReLU(inplace=True),
+                                      nn.Linear(config.hidden_dim, config.num_transforms))
         self.head[-1]._zero_init = True
         self.post_init()
 

@@ -130,6 +130,8 @@ class CRLTACTrainingArguments(BaseTrainingArguments):
     beta: float = field(default=0.5, metadata={"help": "β of p(z|T(x)) ∝ exp(β zᵀh(T(x))) (paper: 0.5)"})
     jensen: bool = field(default=True, metadata={"help": "h update on the Jensen bound (eq. 18); else log-mean-exp"})
     entropy_weight: float = field(default=0.0025, metadata={"help": "λ of λ·H(T|x) (paper: 0.0025)"})
+    policy_head: str = field(default="crops", metadata={
+        "help": "crops: a translation-equivariant score per crop window (default; module doc); fc: the paper's Fig. 5"})
     policy_update: str = field(default="exact", metadata={
         "help": "exact: objective (2) over every transform; sampled: k uniform transforms per image weighted "
                 "by P(t|x) (Algorithm 1, lines 7–8)"})
@@ -183,7 +185,7 @@ class CRLTACTrainer(BaseTrainer):
         self.transforms = args.transform_set()
         policy = AugmentationPolicyNetwork(AugmentationPolicyConfig(
             transforms=self.transforms.to_dict(), num_channels=args.num_channels, image_size=args.image_size,
-            kind=args.policy))
+            kind=args.policy, head=args.policy_head))
         encoder = ContrastiveEncoder(ContrastiveEncoderConfig(
             backbone=args.backbone, num_channels=args.num_channels, image_size=args.crop_size,
             projection_dim=args.projection_dim, projection_hidden_dim=args.projection_hidden_dim))
