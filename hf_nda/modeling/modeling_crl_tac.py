@@ -86,7 +86,8 @@ class AugmentationPolicyNetwork(PreTrainedModel):
                 flat = self.features(torch.zeros(1, config.num_channels, config.image_size, config.image_size)).shape[1]
             self.head = nn.Sequential(nn.Linear(flat, config.hidden_dim), nn.ReLU(inplace=True),
                                       nn.Linear(config.hidden_dim, config.num_transforms))
-        self.head[-1]._zero_init = True
+        last = [m for m in self.head if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+        last._zero_init = True  # a new policy is exactly uniform
         self.post_init()
 
     def _init_weights(self, module):
