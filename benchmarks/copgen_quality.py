@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hf_nda.data.pairs import generate_pairs
 from hf_nda.evaluation.probe import linear_probe
-from hf_nda.trainers.base import read_log_history
+from hf_nda.trainers.run_dir import read_log_history
 from hf_nda.trainers.copgen import main as train_copgen
 from hf_nda.trainers.moco import main as train_moco
 

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from hf_nda.data.batches import LatentSource, PairSource
-from hf_nda.trainers.base import BaseTrainer, BaseTrainingArguments
+from hf_nda.trainers.arguments import BaseTrainingArguments
+from hf_nda.trainers.base import BaseTrainer
 from hf_nda.trainers.contrastive import nt_xent
 
 

@@ -21,7 +21,9 @@ import torch.nn.functional as F
 
 from ..modeling import AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig
 from ..modeling.configuration_amr import LATENT_SIZE, MIXERS
-from .base import BaseTrainer, BaseTrainingArguments, run_cli
+from .arguments import BaseTrainingArguments, run_cli
+from .base import BaseTrainer
+from .run_dir import HARMLESS_FLAGS
 from .losses import fake_loss, real_loss
 
 ADVERSARIES = ("gan", "acai")
@@ -112,6 +114,7 @@ class AMRTrainer(BaseTrainer):
     loads_as = "autoencoder"
     card_template = "amr"
     card_tags = ("autoencoder", "mixup", "adversarial-mixup-resynthesis", "representation-learning")
+    harmless_flags = HARMLESS_FLAGS | {"num_samples"}
 
     def build(self) -> None:
         args = self.args

@@ -34,7 +34,6 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
 
@@ -45,82 +44,14 @@ from safetensors.torch import load_file, save_file
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
+from .arguments import BaseTrainingArguments, negative_names, parse_args, run_cli  # noqa: F401  (re-exported)
+from .parameters import ema_with_warmup, freeze
+from .run_dir import (HARMLESS_FLAGS, LOG_FILE, TrainingDivergedError, check_recipe, checkpoint_problem, non_finite,
+                      read_log_history, truncate_log)
+
 logger = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "step-"
-LOG_FILE = "log_history.jsonl"
 PROBE_FILE = "probe_results.json"
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def scheduler_names() -> tuple[str, ...]:
-    from transformers.trainer_utils import SchedulerType
-
-    return tuple(s.value for s in SchedulerType)
-
-
-@dataclass
-class BaseTrainingArguments:
-    """Flags every trainer shares (``--help`` of any trainer lists them)."""
-
-    output_dir: str = field(metadata={"help": "run directory; an existing one is resumed"})
-    dataset: str = field(default="fashion_mnist", metadata={"help": "fashion_mnist, mnist, digits, or a path "
-                                                                     "(save_to_disk folder or image folder)"})
-    data_dir: str | None = field(default=None, metadata={"help": "folder with the raw dataset files (offline)"})
-    image_size: int = field(default=32, metadata={"help": "training resolution (28, 32 or 64)"})
-    num_channels: int = field(default=1, metadata={"help": "1 (grayscale) or 3 (RGB)"})
-    batch_size: int = field(default=64, metadata={"help": "images per device per optimisation step"})
-    max_steps: int = field(default=2000, metadata={"help": "optimisation steps to train for"})
-    seed: int = field(default=0)
-    mixed_precision: str = field(default="no", metadata={"help": "no, fp16 or bf16"})
-    gradient_accumulation_steps: int = field(default=1)
-    lr_scheduler_type: str = field(default="constant", metadata={
-        "help": "learning-rate schedule of every optimizer (transformers.get_scheduler): constant, "
-                "constant_with_warmup, linear, cosine, ..."})
-    warmup_steps: int = field(default=0, metadata={"help": "warm-up steps of the schedule"})
-    save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (0: only at the end)"})
-    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept"})
-    sample_steps: int = field(default=500, metadata={"help": "sample grid every N steps (0: only at the end)"})
-    logging_steps: int = field(default=50)
-    log_level: str = field(default="warning", metadata={"help": "debug, info, warning or error (Accelerate's "
-                                                                 "per-file checkpoint messages are info)"})
-    report_to: str = field(default="tensorboard", metadata={"help": "accelerate tracker(s), or 'none'"})
-    resume: bool = field(default=True, metadata={"help": "resume from the newest checkpoint in output_dir"})
-    push_to_hub: bool = field(default=False)
-    hub_model_id: str | None = field(default=None)
-    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training images"})
-    dataloader_seed_offset: int = field(default=0, metadata={"help": "changes data order without changing init"})
-
-    def validate(self) -> None:
-        if self.max_steps < 1 or self.batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ValueError("max_steps, batch_size and gradient_accumulation_steps must be >= 1")
-        if self.mixed_precision not in ("no", "fp16", "bf16"):
-            raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
-        if self.lr_scheduler_type not in scheduler_names():
-            raise ValueError(f"--lr_scheduler_type must be one of {scheduler_names()}, got {self.lr_scheduler_type!r}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"--warmup_steps must be >= 0, got {self.warmup_steps}")
-        if self.log_level not in LOG_LEVELS:
-            raise ValueError(f"--log_level must be one of {LOG_LEVELS}, got {self.log_level!r}")
-
-
-def negative_names(specs: list[str]) -> list[str]:
-    """The ``--nda`` values that name a transform (``none`` means no NDA)."""
-    return [n for n in specs if n.lower() != "none"]
-
-
-@contextmanager
-def freeze(module: torch.nn.Module):
-    """Parameters of ``module`` excluded from autograd for the block: no weight gradients are
-    computed (nor, under DDP, all-reduced); gradients still flow through it to its input."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for p, flag in zip(module.parameters(), flags):
-            p.requires_grad_(flag)
-
-
 class BaseTrainer:
     """Shared loop; subclasses set the class attributes below and implement :meth:`build` and
     :meth:`training_step`.
@@ -139,6 +70,7 @@ class BaseTrainer:
     loads_as: str | None = None
     card_template = ""
     card_tags: tuple[str, ...] = ()
+    harmless_flags = HARMLESS_FLAGS  # flags a resume may change (families add their reporting flags)
     needs_training = True  # False: a baseline that only exports (e.g. COP-Gen's Gaussian positives)
     stop_requested = False  # set by a family's stopping rule: the loop ends after the current step
 
@@ -249,7 +181,7 @@ class BaseTrainer:
 
     def add_ema(self, name: str, decay: float) -> None:
         """Keep an exponential moving average of ``self.models[name]`` (buffers averaged too)."""
-        self.ema[name] = AveragedModel(self.unwrap(name), multi_avg_fn=_ema_with_warmup(decay), use_buffers=True)
+        self.ema[name] = AveragedModel(self.unwrap(name), multi_avg_fn=ema_with_warmup(decay), use_buffers=True)
 
     def unwrap(self, name: str) -> torch.nn.Module:
         if name in self.frozen_models:
@@ -299,11 +231,7 @@ class BaseTrainer:
     # ---- the loop ----------------------------------------------------------------------------
     def train(self) -> Path:
         args, acc = self.args, self.accelerator
-        if acc.is_main_process:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            info = {"family": self.family, "command": self.command, "num_processes": acc.num_processes,
-                    "args": dataclasses.asdict(args)}
-            (self.output_dir / "run_info.json").write_text(json.dumps(info, indent=2))
+        self.prepare_output_dir()
         acc.wait_for_everyone()
         self.step = start = self.resume_if_possible() if args.resume else 0
         if acc.log_with:
@@ -313,6 +241,7 @@ class BaseTrainer:
         began = time.perf_counter()
         while self.needs_training and self.step < args.max_steps and not self.stop_requested:
             logs = self.training_step(self.step, self.step_generator(self.step))
+            self.check_finite(logs)
             for scheduler in self.schedulers.values():
                 scheduler.step()
             for name, ema in self.ema.items():
@@ -340,6 +269,46 @@ class BaseTrainer:
 
             push_run(self.output_dir, args.hub_model_id or self.output_dir.name)
         return self.output_dir
+
+    def prepare_output_dir(self) -> None:
+        """Refuse a resume with another recipe before anything is written (every rank checks; the
+        main process then writes ``run_info.json``, recording harmless changes), or clear the old run
+        with ``--overwrite_output_dir``."""
+        args, acc = self.args, self.accelerator
+        run_info = self.output_dir / "run_info.json"
+        flags = dataclasses.asdict(args)
+        if args.overwrite_output_dir and run_info.exists():
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                shutil.rmtree(self.output_dir)
+                logger.warning("--overwrite_output_dir: removed the previous run in %s", self.output_dir)
+            acc.wait_for_everyone()
+        changes = check_recipe(self.output_dir, self.family, flags, self.harmless_flags) if args.resume else {}
+        if not acc.is_main_process:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        info = json.loads(run_info.read_text()) if run_info.exists() and args.resume else {}
+        restarts = info.get("restarts", [])
+        if info:
+            restarts.append({"command": self.command, "changed": {k: new for k, (_, new) in changes.items()}})
+        info = {"family": self.family, "command": info.get("command", self.command),
+                "num_processes": acc.num_processes, "args": flags, "restarts": restarts}
+        tmp = run_info.with_name(".tmp-run_info.json")
+        tmp.write_text(json.dumps(info, indent=2))
+        os.replace(tmp, run_info)
+
+    def check_finite(self, logs: dict[str, float]) -> None:
+        """Stop with an error naming the step and the last good checkpoint when a loss is NaN/inf."""
+        bad = non_finite(logs)
+        if bad:
+            self.diverged(f"non-finite {', '.join(bad)} at step {self.step + 1}")
+
+    def diverged(self, what: str) -> None:
+        found = self.checkpoints()
+        last = f"the last good checkpoint is {found[-1]}" if found else "no checkpoint was written yet"
+        raise TrainingDivergedError(
+            f"training diverged: {what}; nothing was saved after it ({last}). Lower the learning rate(s) or "
+            "use --mixed_precision no, and train again with another --output_dir (or --overwrite_output_dir true).")
 
     def log(self, logs: dict[str, float]) -> None:
         """Send one row to the trackers and append it to ``log_history.jsonl`` at once (a killed run
@@ -392,6 +361,11 @@ class BaseTrainer:
         acc = self.accelerator
         final = self.checkpoint_dir() / f"{CHECKPOINT_PREFIX}{self.step:07d}"
         tmp = self.checkpoint_dir() / f".tmp-{CHECKPOINT_PREFIX}{self.step:07d}"
+        bad = non_finite(modules={name: self.unwrap(name) for name in self.models})
+        if bad:
+            self.diverged(f"non-finite weights ({', '.join(bad[:5])}) at step {self.step}")
+        if final.is_dir() and checkpoint_problem(final) is None:
+            return  # a finished run started again: this very state is saved already
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -401,25 +375,35 @@ class BaseTrainer:
         if acc.is_main_process:  # safetensors, not accelerate's pickled custom state
             save_file(_contiguous(self.extra_state()), tmp / "extra_state.safetensors")
             (tmp / "trainer_state.json").write_text(json.dumps({"step": self.step, "command": self.command}))
-            shutil.rmtree(final, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)  # a damaged one (a whole one was kept above)
             os.replace(tmp, final)  # atomic: the checkpoint appears whole or not at all
             for old in self.checkpoints()[:-self.args.save_total_limit]:
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
 
     def resume_if_possible(self) -> int:
-        found = self.checkpoints()
-        if not found:
-            return 0
-        latest = found[-1]
-        self.accelerator.load_state(str(latest))
-        self.load_extra_state(load_file(latest / "extra_state.safetensors", device=str(self.accelerator.device)))
-        step = json.loads((latest / "trainer_state.json").read_text())["step"]
-        if self.accelerator.is_main_process:  # rows logged after the checkpoint are logged again by the replay
-            _truncate_log(self.output_dir / LOG_FILE, step)
-        self.accelerator.wait_for_everyone()
-        logger.info("resumed from %s (step %d)", latest, step)
-        return step
+        """Load the newest loadable checkpoint; a damaged one is skipped with a warning."""
+        for checkpoint in reversed(self.checkpoints()):
+            problem = checkpoint_problem(checkpoint)
+            if problem is None:
+                try:
+                    step = self.load_checkpoint(checkpoint)
+                except Exception as error:  # e.g. a truncated optimizer file: any failure means "try an older one"
+                    problem = f"loading failed ({type(error).__name__}: {error})"
+            if problem is not None:
+                logger.warning("checkpoint %s is damaged (%s): falling back to an older one", checkpoint, problem)
+                continue
+            if self.accelerator.is_main_process:  # rows logged after the checkpoint are logged again by the replay
+                truncate_log(self.output_dir / LOG_FILE, step)
+            self.accelerator.wait_for_everyone()
+            logger.info("resumed from %s (step %d)", checkpoint, step)
+            return step
+        return 0
+
+    def load_checkpoint(self, checkpoint: Path) -> int:
+        self.accelerator.load_state(str(checkpoint))
+        self.load_extra_state(load_file(checkpoint / "extra_state.safetensors", device=str(self.accelerator.device)))
+        return json.loads((checkpoint / "trainer_state.json").read_text())["step"]
 
     # ---- outputs -----------------------------------------------------------------------------
     def save_samples(self) -> None:
@@ -438,6 +422,9 @@ class BaseTrainer:
         top-level copy of ``loads_as`` and the model cards (main process only)."""
         from ..hub import link_scoring_model, save_pretrained_atomic
 
+        bad = non_finite(modules={name: self.exported(name) for name in self.export_parts()})
+        if bad:
+            self.diverged(f"non-finite weights ({', '.join(bad[:5])}) at export")
         for name in self.export_parts():
             save_pretrained_atomic(self.exported(name), run_dir / name, self.processor)
         if self.processor is not None:
@@ -479,39 +466,6 @@ class BaseTrainer:
         return cls.arguments_class(**{k: v for k, v in saved.items() if k in names})
 
 
-def read_log_history(run_dir: str | Path) -> list[dict]:
-    """The rows of a run's ``log_history.jsonl`` (every logged step, across resumes)."""
-    path = Path(run_dir) / LOG_FILE
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
-def _truncate_log(path: Path, last_step: int) -> None:
-    """Keep the rows of ``path`` up to ``last_step`` (written to a temporary file and renamed)."""
-    if not path.exists():
-        return
-    rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text("".join(row + "\n" for row in rows))
-    os.replace(tmp, path)
-
-
-def _ema_with_warmup(decay: float):
-    """EMA update whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n updates: a fixed
-    0.999 would still be averaging in the random initialisation after a short run (torch's
-    ``get_ema_multi_avg_fn`` has no warm-up)."""
-
-    @torch.no_grad()
-    def update(ema_params, params, num_averaged):
-        weight = 1 - min(decay, (1 + int(num_averaged)) / (10 + int(num_averaged)))
-        for ema_param, param in zip(ema_params, params):
-            if ema_param.is_floating_point():
-                ema_param.lerp_(param, weight)
-            else:  # counters such as BatchNorm's num_batches_tracked
-                ema_param.copy_(param)
-
-    return update
-
-
 def _contiguous(state: dict) -> dict:
     return {k: v.detach().contiguous() for k, v in state.items()}
 
@@ -519,23 +473,3 @@ def _contiguous(state: dict) -> dict:
 def _flat_config(args) -> dict:
     """Tracker-friendly hyper-parameters: only int/float/str/bool values."""
     return {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in dataclasses.asdict(args).items()}
-
-
-def parse_args(argument_classes, argv=None):
-    """Parse CLI flags (or one .json/.yaml file) into the given dataclasses with HfArgumentParser."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(argument_classes)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(argv[0])  # yaml.safe_load inside
-    return parser.parse_args_into_dataclasses(args=argv)
-
-
-def run_cli(trainer_class, argv=None) -> int:
-    """Entry point shared by ``python -m hf_nda.trainers.<family>`` and ``hf-nda train <family>``."""
-    (args,) = parse_args(trainer_class.arguments_class, argv)
-    trainer_class(args, argv).train()
-    return 0

@@ -41,7 +41,9 @@ from ..modeling.configuration_copgen import CONSTRAINTS, NAVIGATORS, POSITIVES, 
 from ..modeling.generator_adapters import PRIOR_FILE, load_generator
 from ..modeling.modeling_copgen import COPGenNavigator
 from ..processing import MoCoV2Views, NDAImageProcessor
-from .base import BaseTrainer, BaseTrainingArguments, run_cli
+from .arguments import BaseTrainingArguments, run_cli
+from .base import BaseTrainer
+from .run_dir import HARMLESS_FLAGS
 from .contrastive import nt_xent
 
 logger = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class COPGenTrainer(BaseTrainer):
     loads_as = "navigator"
     card_template = "copgen"
     card_tags = ("contrastive-learning", "positive-generation", "latent-navigation", "cop-gen")
+    harmless_flags = HARMLESS_FLAGS | {"eval_steps", "eval_latents", "min_agreement", "patience", "num_samples"}
 
     def build(self) -> None:
         args = self.args
@@ -168,6 +171,8 @@ class COPGenTrainer(BaseTrainer):
         with torch.no_grad():
             anchors = self.adapter(z)
         out = self.models["navigator"](z)
+        if not torch.isfinite(out.positives.detach()).all():
+            self.diverged(f"non-finite navigator output at step {self.step + 1}")
         positives = self.adapter(out.positives.view_as(z))  # the graph into T is kept for the navigator
         anchor_params = self.views.sample_params(anchors, generator=generator)
         positive_params = self.views.sample_params(positives, generator=generator)
@@ -246,7 +251,7 @@ class COPGenTrainer(BaseTrainer):
         checks = [r for r in history if "agreement" in r]
         return dict(model_name=f"COP-Gen navigator ({args.positive}) over {args.generator}", role=role,
                     generator=args.generator, positive=args.positive, navigator=args.navigator, sigma=args.sigma,
-                    delta=args.delta or f"σ·√d", constraint=args.constraint, center=args.center,
+                    delta=args.delta or "σ·√d", constraint=args.constraint, center=args.center,
                     max_steps=args.max_steps, batch_size=args.batch_size, temperature=args.temperature,
                     dataset=args.dataset, last=last, checks=checks[-5:])
 

@@ -17,7 +17,9 @@ import torch
 
 from ..modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
 from ..processing import OneOf
-from .base import BaseTrainer, BaseTrainingArguments, negative_names, run_cli
+from .arguments import BaseTrainingArguments, negative_names, run_cli
+from .base import BaseTrainer
+from .run_dir import HARMLESS_FLAGS
 from .losses import GAN_LOSSES, discriminator_loss, generator_loss, mixture_counts
 
 
@@ -73,6 +75,7 @@ class NDAGANTrainer(BaseTrainer):
     loads_as = "discriminator"  # the run is an OOD scorer
     card_template = "nda_gan"
     card_tags = ("gan", "negative-data-augmentation", "out-of-distribution-detection", "image-generation")
+    harmless_flags = HARMLESS_FLAGS | {"num_samples"}
 
     def build(self) -> None:
         args = self.args

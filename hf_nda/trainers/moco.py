@@ -33,7 +33,8 @@ import torch
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.backbone_weights import load_backbone_weights
 from ..processing import MoCoV2Views, OneOf
-from .base import BaseTrainer, BaseTrainingArguments, negative_names, run_cli
+from .arguments import BaseTrainingArguments, negative_names, run_cli
+from .base import BaseTrainer
 from .contrastive import KeyQueue, info_nce, momentum_update
 
 

@@ -141,7 +141,7 @@ def test_two_process_cpu_run_trains_and_saves_once(tmp_path):
 def test_recipe_parses_and_validates():
     from pathlib import Path
 
-    from hf_nda.trainers.base import parse_args
+    from hf_nda.trainers.arguments import parse_args
 
     recipe = Path(__file__).parents[2] / "configs" / "recipes" / "amr_mnist.yaml"
     (args,) = parse_args(AMRTrainingArguments, [str(recipe)])

@@ -106,7 +106,7 @@ def test_schedule_learning_rate_after_kill_and_resume_equals_uninterrupted(tmp_p
 
 
 def test_frozen_helper_stops_weight_gradients_but_not_input_gradients():
-    from hf_nda.trainers.base import freeze
+    from hf_nda.trainers.parameters import freeze
 
     net = torch.nn.Linear(3, 1)
     x = torch.randn(2, 3, requires_grad=True)

@@ -186,7 +186,7 @@ def test_default_nda_negatives_are_a_quarter_of_the_batch_through_the_query_enco
 
 def test_nda_options_round_trip_through_cli_yaml_and_run_info(tmp_path):
     from hf_nda.cli import main as cli
-    from hf_nda.trainers.base import parse_args
+    from hf_nda.trainers.arguments import parse_args
 
     flags = ["--nda_encoder", "key", "--nda_views", "both", "--nda_negatives", "batch", "--nda_fraction", "0.5"]
     (args,) = parse_args(NDAMoCoTrainingArguments, ["--output_dir", "x", *flags])  # none of them the defaults

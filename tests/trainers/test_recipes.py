@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_nda.trainers.base import parse_args
+from hf_nda.trainers.arguments import parse_args
 from hf_nda.trainers.gan import NDAGANTrainingArguments
 from hf_nda.trainers.moco import NDAMoCoTrainingArguments
 

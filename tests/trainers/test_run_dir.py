@@ -1,0 +1,121 @@
+"""Run directories across restarts: recipe check, damaged checkpoints, re-saves, divergence."""
+
+import json
+import logging
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments
+from hf_nda.trainers.run_dir import RecipeChangedError, TrainingDivergedError
+from tests.conftest import run_trainer_module
+
+TINY = dict(dataset="digits", image_size=28, batch_size=8, g_channels=8, d_channels=8, latent_dim=16, d_steps=1,
+            report_to="none", sample_steps=0, logging_steps=1)
+
+
+def gan(out, **kw):
+    return NDAGANTrainer(NDAGANTrainingArguments(output_dir=str(out), **{**TINY, "max_steps": 4, "save_steps": 2, **kw}),
+                         argv=[])
+
+
+def snapshot(run):
+    return {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def test_resume_with_another_recipe_is_refused_before_anything_is_written(tmp_path):
+    gan(tmp_path).train()
+    before = snapshot(tmp_path)
+    for change in ({"nda": ["none"]}, {"batch_size": 16}, {"g_channels": 16}, {"loss": "js"}, {"dataset": "mnist"}):
+        with pytest.raises(RecipeChangedError, match="--" + next(iter(change))) as error:
+            gan(tmp_path, **change).train()
+        assert "--overwrite_output_dir" in str(error.value) and "--output_dir" in str(error.value)
+    assert snapshot(tmp_path) == before  # nothing rewritten: no card, no run_info claiming the new recipe
+
+
+def test_harmless_changes_resume_and_are_recorded(tmp_path):
+    gan(tmp_path).train()
+    gan(tmp_path, max_steps=6, logging_steps=2).train()
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["args"]["max_steps"] == 6 and info["restarts"][-1]["changed"] == {"max_steps": 6, "logging_steps": 2}
+    steps = [json.loads(line)["step"] for line in (tmp_path / "log_history.jsonl").open()]
+    assert steps == [1, 2, 3, 4, 6]
+
+
+def test_overwrite_output_dir_starts_over(tmp_path):
+    gan(tmp_path).train()
+    gan(tmp_path, nda=["none"], overwrite_output_dir=True, max_steps=2).train()
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["args"]["nda"] == ["none"] and info["restarts"] == []
+    assert [json.loads(line)["step"] for line in (tmp_path / "log_history.jsonl").open()] == [1, 2]
+
+
+@pytest.mark.parametrize("damage", ["truncate_weights", "delete_weights", "bad_state", "truncate_optimizer"])
+def test_damaged_newest_checkpoint_falls_back_to_an_older_one(tmp_path, caplog, damage):
+    straight = gan(tmp_path / "straight", max_steps=6, save_steps=2, save_total_limit=3)
+    straight.train()
+    run = tmp_path / "resumed"
+    gan(run, max_steps=4, save_steps=2, save_total_limit=3).train()  # checkpoints 2 and 4
+    newest = run / "checkpoints" / "step-0000004"
+    target = {"truncate_weights": newest / "model.safetensors", "delete_weights": newest / "model_1.safetensors",
+              "bad_state": newest / "trainer_state.json", "truncate_optimizer": newest / "optimizer.bin"}[damage]
+    if damage.startswith("delete"):
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    with caplog.at_level(logging.WARNING):
+        resumed = gan(run, max_steps=6, save_steps=2, save_total_limit=3)
+        resumed.train()
+    assert "step-0000004 is damaged" in caplog.text
+    a = load_file(tmp_path / "straight" / "discriminator" / "model.safetensors")
+    b = load_file(run / "discriminator" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # replayed from step 2: the uninterrupted run's weights
+
+
+def test_finished_run_started_again_keeps_its_checkpoint(tmp_path):
+    gan(tmp_path, save_total_limit=1).train()
+    final = tmp_path / "checkpoints" / "step-0000004"
+    stamp = final.stat().st_mtime_ns
+    gan(tmp_path, save_total_limit=1).train()  # nothing to train: the final checkpoint is not re-saved
+    assert final.stat().st_mtime_ns == stamp and (final / "model.safetensors").exists()
+
+
+def test_nan_weights_stop_the_run_without_export(tmp_path):
+    flags = ["--dataset", "digits", "--image_size", "28", "--batch_size", "8", "--g_channels", "8", "--d_channels", "8",
+             "--latent_dim", "16", "--d_steps", "1", "--report_to", "none", "--max_steps", "6", "--save_steps", "2",
+             "--sample_steps", "0", "--logging_steps", "1", "--output_dir", str(tmp_path)]
+    proc = run_trainer_module("gan", flags, nan_after_step=3, check=False)
+    assert proc.returncode != 0 and "TrainingDivergedError" in proc.stderr
+    assert "step 4" in proc.stderr and "step-0000002" in proc.stderr  # names the step and the last good checkpoint
+    assert not (tmp_path / "generator").exists() and not (tmp_path / "discriminator").exists()
+    rows = [json.loads(line) for line in (tmp_path / "log_history.jsonl").open()]  # strict JSON (json.loads would
+    assert [r["step"] for r in rows] == [1, 2, 3]  # accept NaN, so check that no diverged row was written)
+
+
+@pytest.mark.parametrize("family", ["moco", "amr", "copgen"])
+def test_every_trainer_stops_on_a_non_finite_loss(tmp_path, family, tiny_gan_run):
+    from hf_nda.trainers import trainer_class
+
+    args = {"moco": dict(dataset="digits", batch_size=16, backbone="hf_nda_cnn3", queue_size=64, bn_groups=2),
+            "amr": dict(dataset="digits", image_size=16, batch_size=8, base_channels=4, d_channels=4),
+            "copgen": dict(generator=str(tiny_gan_run), dataset="digits", batch_size=8, eval_steps=0)}[family]
+    cls = trainer_class(family)
+    trainer = cls(cls.arguments_class(output_dir=str(tmp_path), max_steps=3, report_to="none", sample_steps=0,
+                                      save_steps=0, logging_steps=1, **args), argv=[])
+    with torch.no_grad():
+        for model in trainer.models.values():
+            next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="at step 1"):
+        trainer.train()
+    assert not any((tmp_path / part).exists() for part in cls.parts)
+
+
+def test_bad_run_flags_get_clear_errors(tmp_path):
+    (tmp_path / "file").write_text("x")
+    cases = [({"logging_steps": 0}, "--logging_steps"), ({"save_steps": -1}, "--save_steps"),
+             ({"output_dir": str(tmp_path / "file")}, "is a file"), ({"max_train_samples": 4}, "--max_train_samples"),
+             ({"lr_scheduler_type": "sometimes"}, "--lr_scheduler_type"), ({"log_level": "loud"}, "--log_level")]
+    for change, message in cases:
+        with pytest.raises(ValueError, match=message):
+            NDAGANTrainingArguments(**{**TINY, "output_dir": str(tmp_path / "run"), **change}).validate()
