@@ -56,9 +56,9 @@ def run_demo(output_dir: str = "outputs/demo", steps: int = 1200, seed: int = 0)
         argv = train_args(run_dir, nda, steps, seed)
         logger.info("training %s: hf-nda train gan %s", key, " ".join(argv))
         gan.main(argv)
-        generator = AutoModel.from_pretrained(run_dir / "generator").eval()  # loaded back from disk
+        image_generator = AutoModel.from_pretrained(run_dir / "generator").eval()  # loaded back from disk
         AutoModel.from_pretrained(run_dir / "discriminator")
-        save_image_grid(generator.generate(64, generator=torch.Generator().manual_seed(seed)),
+        save_image_grid(image_generator.generate(64, generator=torch.Generator().manual_seed(seed)),
                         run_dir / "samples" / "final.png", nrow=8)
         results[key] = evaluate_ood(str(run_dir), "fashion_mnist", num_images=2000, seed=seed,
                                     command=f"hf-nda evaluate-ood --model {run_dir} --dataset fashion_mnist")

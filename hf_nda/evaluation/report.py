@@ -75,10 +75,10 @@ def generator_fid_style(generator_dir: Path, dataset: str, processor, num_sample
 
     from .fid_style import FEATURE_RESOLUTION, fid_style_distance
 
-    generator = AutoModel.from_pretrained(generator_dir).eval()
+    image_generator = AutoModel.from_pretrained(generator_dir).eval()
     real, _ = cached_pixel_values(dataset, "test", processor, data_dir=data_dir)
     n = min(num_samples, len(real))
-    fake = torch.cat([generator.generate(len(c), generator=torch.Generator().manual_seed(i))
+    fake = torch.cat([image_generator.generate(len(c), generator=torch.Generator().manual_seed(i))
                       for i, c in enumerate(torch.arange(n).split(500))])
     size = processor.size
     key = f"{dataset}-test-{size.height}x{size.width}x{processor.num_channels}"
