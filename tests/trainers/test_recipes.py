@@ -24,3 +24,11 @@ def test_demo_recipe_matches_the_main_job():
     (from_file,) = parse_args(NDAGANTrainingArguments, [str(RECIPES / "nda_gan_fashion_mnist.yaml")])
     (from_demo,) = parse_args(NDAGANTrainingArguments, train_args(Path(from_file.output_dir), "jigsaw", 1200, 0))
     assert from_file == from_demo
+
+
+def test_copgen_recipe_parses_and_validates():
+    from hf_nda.trainers.copgen import COPGenTrainingArguments
+
+    (args,) = parse_args(COPGenTrainingArguments, [str(RECIPES / "copgen_fashion_mnist.yaml")])
+    args.validate()
+    assert args.generator == "outputs/demo/nda-gan" and args.constraint == "project" and args.center
