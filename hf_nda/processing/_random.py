@@ -36,12 +36,10 @@ def normal(shape, generator, like: torch.Tensor) -> torch.Tensor:
     return z.to(device=like.device, dtype=like.dtype)
 
 
-def gamma(concentration: torch.Tensor, generator: torch.Generator | None = None, tries: int = 4) -> torch.Tensor:
-    """Gamma(concentration, 1) samples, one per element (Marsaglia-Tsang with rejection).
-
-    ``tries`` proposals per element are drawn at once and the first accepted one kept, so the usual
-    case is one batched pass; elements with no accepted proposal (rare) are drawn again.
-    """
+def _gamma_parts(concentration: torch.Tensor, generator, tries: int):
+    """One Gamma(concentration, 1) draw per element, as ``(base, boost_u, alpha, boost)``: the sample is
+    ``base * boost_u ** (1 / alpha)`` where ``boost`` (alpha < 1), else ``base`` (Marsaglia-Tsang with
+    rejection; ``tries`` proposals per element are drawn at once and the first accepted one kept)."""
     alpha = concentration.to(torch.float32)
     boost = alpha < 1  # Gamma(a) = Gamma(a + 1) * U^(1/a) for a < 1
     a = torch.where(boost, alpha + 1, alpha)
@@ -52,27 +50,69 @@ def gamma(concentration: torch.Tensor, generator: torch.Generator | None = None,
     v = (1 + c * x) ** 3
     ok = (v > 0) & (torch.log(u) < 0.5 * x**2 + d - d * v + d * torch.log(v.clamp_min(1e-30)))
     first = ok.to(torch.uint8).argmax(dim=0, keepdim=True)
-    out = (d * torch.gather(v, 0, first)[0])
+    base = (d * torch.gather(v, 0, first)[0])
     missed = ~ok.any(dim=0)
     if missed.any():
-        out[missed] = gamma(a[missed], generator, tries)
+        base[missed] = gamma(a[missed], generator, tries)
     boost_u = torch.rand(a.shape, generator=generator, device=a.device)
-    out = torch.where(boost, out * boost_u ** (1.0 / alpha), out)
-    return out.to(concentration.dtype)
+    return base, boost_u, alpha, boost
+
+
+def _combine(parts) -> torch.Tensor:
+    base, boost_u, alpha, boost = parts
+    return torch.where(boost, base * boost_u ** (1.0 / alpha), base)
+
+
+def _log_combine(parts) -> torch.Tensor:
+    """The same draws as :func:`_combine`, as float64 logarithms: finite where the float32 sample
+    underflows to 0 (a small concentration raises U to a large power)."""
+    base, boost_u, alpha, boost = (p.double() if p.is_floating_point() else p for p in parts)
+    return torch.log(base) + torch.where(boost, torch.log(boost_u) / alpha, torch.zeros_like(base))
+
+
+def gamma(concentration: torch.Tensor, generator: torch.Generator | None = None, tries: int = 4) -> torch.Tensor:
+    """Gamma(concentration, 1) samples, one per element (Marsaglia-Tsang with rejection).
+
+    ``tries`` proposals per element are drawn at once and the first accepted one kept, so the usual
+    case is one batched pass; elements with no accepted proposal (rare) are drawn again. For a small
+    concentration (below about 0.05) a float32 sample can underflow to 0; :func:`beta` and
+    :func:`dirichlet` normalise in log space there, so they stay finite.
+    """
+    return _combine(_gamma_parts(concentration, generator, tries)).to(concentration.dtype)
+
+
+def _normalised(parts, shape, dtype) -> torch.Tensor:
+    """Gamma draws (``parts``, reshaped to ``shape`` with the normalised axis last) divided by their
+    sum. Rows whose float32 sum underflows (tiny concentrations) are normalised in log space
+    instead (a softmax of the log-samples, float64), so every row is finite and sums to one; rows
+    that do not underflow are computed exactly as a plain division."""
+    g = _combine(parts).to(dtype).reshape(shape)
+    out = g / g.sum(dim=-1, keepdim=True)
+    bad = ~torch.isfinite(out).all(dim=-1)
+    if bad.any():
+        log_g = _log_combine(parts).reshape(shape)[bad]
+        # every sample of a row at -inf (U = 0 exactly): give the row equal weights instead of NaN
+        log_g = torch.where(torch.isneginf(log_g).all(dim=-1, keepdim=True), torch.zeros_like(log_g), log_g)
+        out[bad] = torch.softmax(log_g, dim=-1).to(out.dtype)
+    return out
 
 
 def beta(alpha: float, beta_: float, n: int, generator, like: torch.Tensor) -> torch.Tensor:
-    """``n`` draws of Beta(alpha, beta_) as float32 on ``like.device``."""
+    """``n`` draws of Beta(alpha, beta_) as float32 on ``like.device``; finite for any alpha, beta_ > 0
+    (for small ones, where both Gamma draws underflow, the ratio is taken in log space)."""
     dev = draw_device(generator, like)
     conc = torch.tensor([float(alpha), float(beta_)], device=dev).repeat_interleave(n)
-    g = gamma(conc, generator)  # one batched draw for both Gamma variables
-    return (g[:n] / (g[:n] + g[n:])).to(like.device)
+    parts = _gamma_parts(conc, generator, 4)  # one batched draw for both Gamma variables
+    # rows (g1, g2): element i of the first half pairs with element i of the second
+    pairs = _normalised(tuple(p.view(2, n).T for p in parts), (n, 2), conc.dtype)
+    return pairs[:, 0].contiguous().to(like.device)
 
 
 def dirichlet(concentration: torch.Tensor, n: int, generator=None) -> torch.Tensor:
-    """``n`` draws of Dirichlet(concentration): shape ``(n, k)``, rows sum to one."""
-    g = gamma(concentration.expand(n, -1).contiguous(), generator)
-    return g / g.sum(dim=1, keepdim=True)
+    """``n`` draws of Dirichlet(concentration): shape ``(n, k)``, rows sum to one (finite also for
+    small concentrations, see :func:`beta`)."""
+    conc = concentration.expand(n, -1).contiguous()
+    return _normalised(_gamma_parts(conc, generator, 4), conc.shape, concentration.dtype)
 
 
 def other_index(n: int, generator, like: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ so the per-image random parameters (permutation, patch, partner, weight) are sha
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -43,7 +44,10 @@ def register(name: str):
 
 
 def check_batch(images, *, what: str = "images", finite: bool = True) -> None:
-    """Raise a ValueError that names the problem when ``images`` is not a float 4-D/5-D batch."""
+    """Raise a ValueError that names the problem when ``images`` is not a float 4-D/5-D batch (with
+    ``finite``, also when it holds NaN/inf). The value range is not checked here: the geometric
+    transforms work on any values (index images in tests, feature maps), and [-1, 1] is enforced
+    where images come in — :class:`~hf_nda.processing.NDAImageProcessor`, the pipelines, the models."""
     if not isinstance(images, torch.Tensor):
         raise ValueError(f"{what} must be a torch.Tensor of shape N,C,H,W; got {type(images).__name__}. "
                          "Use NDAImageProcessor to turn PIL/numpy images into pixel_values.")
@@ -55,9 +59,64 @@ def check_batch(images, *, what: str = "images", finite: bool = True) -> None:
                          "Convert uint8 images with NDAImageProcessor or images.float() / 127.5 - 1.")
     if images.shape[0] == 0:
         raise ValueError(f"{what} is an empty batch (N = 0).")
+    if images.numel() == 0:
+        raise ValueError(f"{what} has an empty axis (shape {tuple(images.shape)}); images need at least one "
+                         "channel and one pixel.")
     # One reduction instead of isfinite().all(): the sum is NaN/inf exactly when an entry is.
     if finite and not torch.isfinite(images.detach().sum()):
         raise ValueError(f"{what} contain NaN or infinite values; clean the input before transforming it.")
+
+
+def check_generator(generator) -> None:
+    """A TypeError naming the fix unless ``generator`` is None or a ``torch.Generator``."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__} "
+                        f"{generator!r:.40}; for a seed s pass generator=torch.Generator().manual_seed(s)")
+
+
+def check_number(owner: str, name: str, value, *, low=None, high=None, low_open: bool = False,
+                 high_open: bool = False, integer: bool = False, optional: bool = False, meaning: str = ""):
+    """``value`` as a float (or int with ``integer``) within the given bounds, else a ValueError naming
+    ``owner``'s parameter ``name``, what it is (``meaning``), its allowed range and the value. Strings,
+    bools, NaN and infinities are refused; an integer parameter takes whole floats (``2.0``).
+
+    Example:
+        >>> check_number("Jigsaw", "k", 3.0, low=2, integer=True, meaning="grid size")
+        3
+        >>> check_number("Mixup", "alpha", 0, low=0, low_open=True)
+        Traceback (most recent call last):
+        ValueError: Mixup needs a number alpha in (0, inf), got alpha=0
+    """
+    if optional and value is None:
+        return None
+    lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+    hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+    kind = ("an integer" if integer else "a number") if not meaning else \
+        ("an integer " if integer else "a ") + meaning
+    allowed = f" in {lo or '(-inf'}, {hi or 'inf)'}" if (lo or hi) else ""
+    fail = ValueError(f"{owner} needs {kind} {name}{allowed}, got {name}={value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_real_scalar(value):
+        raise fail
+    value = float(value)
+    if not math.isfinite(value) or (integer and not value.is_integer()):
+        raise fail
+    if low is not None and (value < low or low_open and value == low):
+        raise fail
+    if high is not None and (value > high or high_open and value == high):
+        raise fail
+    return int(value) if integer else value
+
+
+def _is_real_scalar(value) -> bool:
+    """numpy / torch real scalars (np.float32(0.5), torch.tensor(2)) count as numbers."""
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return isinstance(value, (np.integer, np.floating))
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    return isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex() and value.dtype != torch.bool
 
 
 def _same(x):
@@ -89,6 +148,7 @@ class BatchTransform:
 
     def __call__(self, images: torch.Tensor, other: torch.Tensor | None = None, *,
                  generator: torch.Generator | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+        check_generator(generator)
         x, other, unfold = self._prepare(images, other)
         return unfold(self._apply(x, self._sample(x, other, generator, labels), other))
 
@@ -99,6 +159,7 @@ class BatchTransform:
         Only the batch's shape, dtype and device are read, never its pixels; pass ``other`` when the
         transform will mix with a separate batch, and ``labels`` where the transform needs them.
         """
+        check_generator(generator)
         x, other, _ = self._prepare(images, other, finite=False)
         return self._sample(x, other, generator, labels)
 
@@ -121,6 +182,10 @@ class BatchTransform:
             if other.shape != images.shape:
                 raise ValueError(f"{self.name} mixes two images of one shape; images {tuple(images.shape)} "
                                  f"vs other {tuple(other.shape)}.")
+            if other.dtype != images.dtype or other.device != images.device:
+                raise ValueError(f"{self.name} mixes two batches of one dtype and device; images are {images.dtype} "
+                                 f"on {images.device}, other is {other.dtype} on {other.device}: convert other "
+                                 "with other.to(images)")
         elif self.needs_pair and images.shape[0] < 2:
             raise ValueError(f"{self.name} takes its second image from the batch, which needs at least "
                              "2 images; pass a bigger batch or `other=`.")
@@ -173,16 +238,31 @@ class BatchTransform:
 
 def transform_from_dict(spec: dict) -> BatchTransform:
     """Rebuild a transform from :meth:`BatchTransform.to_dict` output."""
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"a transform spec must be a dict from to_dict() (e.g. {{'name': 'jigsaw', 'k': 2}}); got "
+                        f"{type(spec).__name__}")
     spec = dict(spec)
     name = spec.pop("name", None)
     if name not in TRANSFORMS:
         raise ValueError(f"unknown transform {name!r}; known: {sorted(TRANSFORMS)}")
-    return TRANSFORMS[name]._build(spec)
+    cls = TRANSFORMS[name]
+    known = {f.name for f in dataclasses.fields(cls) if f.init} | ({"num_transforms"} if hasattr(cls, "num_transforms")
+                                                                   else set())
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ValueError(f"transform {name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters: "
+                         f"{sorted(known)}")
+    return cls._build(spec)
 
 
 def get_transform(spec: str | dict | BatchTransform) -> BatchTransform:
     """Build a transform by name: ``"jigsaw"``, ``"jigsaw-3"`` (first parameter after the dash),
     ``"mixup-2.0"``, a dict from ``to_dict()``, or an instance (returned as is).
+
+    A spec string is ``name`` or ``name-value``, where value is a finite number for the transform's
+    first parameter (``k`` of jigsaw, ``min_frac`` of cutout, ``alpha`` of mixup, ...); the transform
+    then validates it as if passed by keyword, so ``"jigsaw-inf"``, ``"jigsaw-0"`` or ``"mixup--1"``
+    are ValueErrors naming the parameter.
 
     Example:
         >>> get_transform("jigsaw-3")
@@ -190,23 +270,29 @@ def get_transform(spec: str | dict | BatchTransform) -> BatchTransform:
     """
     if isinstance(spec, BatchTransform):
         return spec
-    if isinstance(spec, dict):
+    if isinstance(spec, Mapping):
         return transform_from_dict(spec)
-    name, _, arg = spec.strip().lower().partition("-")
+    if not isinstance(spec, str):
+        raise TypeError(f"a transform is given by name ('jigsaw', 'jigsaw-3'), a dict from to_dict() or a "
+                        f"BatchTransform instance; got {type(spec).__name__} {spec!r:.40}")
+    name, dash, arg = spec.strip().lower().partition("-")
     if name not in TRANSFORMS:
         raise ValueError(f"unknown transform {spec!r}; known: {sorted(TRANSFORMS)} "
                          "(a parameter can follow a dash, e.g. 'jigsaw-3')")
     cls = TRANSFORMS[name]
-    if not arg:
+    if not dash:
         return cls()
     fields = [f for f in dataclasses.fields(cls) if f.init]
     if not fields:
-        raise ValueError(f"transform {name!r} takes no parameter, got {spec!r}")
+        raise ValueError(f"transform {name!r} takes no parameter, got {spec!r}; write {name!r}")
     first = fields[0]
     try:
         value = float(arg)
     except ValueError:
-        raise ValueError(f"cannot read {arg!r} as {first.name} of {name!r}") from None
+        value = None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"cannot read {arg!r} in {spec!r} as {first.name} of {name!r}: write a finite number "
+                         f"after the dash, e.g. '{name}-{first.default!r}'") from None
     if isinstance(first.default, int) and value.is_integer():
         value = int(value)
     return cls(**{first.name: value})
@@ -261,6 +347,10 @@ class OneOf(BatchTransform):
     param_keys = ("choice",)
 
     def __post_init__(self):
+        if isinstance(self.transforms, (str, Mapping, BatchTransform)) or not isinstance(self.transforms, (list, tuple)):
+            raise ValueError(f"OneOf needs transforms as a list (e.g. ['jigsaw', 'cutout']); got transforms="
+                             f"{self.transforms!r:.60}" + (f" — for one transform write [{self.transforms!r}]"
+                                                            if isinstance(self.transforms, str) else ""))
         self.transforms = [get_transform(t) for t in self.transforms]
         if not self.transforms:
             raise ValueError("OneOf needs at least one transform")
@@ -271,6 +361,7 @@ class OneOf(BatchTransform):
 
     def sample_params(self, images, other=None, *, generator=None, labels=None, choice=None) -> dict:
         """As :meth:`BatchTransform.sample_params`; ``choice`` (LongTensor N) fixes each image's member."""
+        check_generator(generator)
         x, other, _ = self._prepare(images, other, finite=False)
         if choice is not None:
             choice = check_index(choice, x.shape[0], len(self.transforms), what="choice").to(x.device)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _random as rnd
-from .base import check_batch
+from .base import check_batch, check_generator, check_number
 
 SEVERITY = {
     "gaussian_noise": [0.04, 0.06, 0.08, 0.09, 0.10],
@@ -98,10 +98,10 @@ def corrupt(images: torch.Tensor, kind: str, severity: int = 5, generator: torch
         torch.Size([2, 1, 32, 32])
     """
     check_batch(images)
-    if kind not in CORRUPTIONS:
-        raise ValueError(f"unknown corruption {kind!r}; known: {sorted(CORRUPTIONS)}")
-    if severity not in (1, 2, 3, 4, 5):
-        raise ValueError(f"severity must be an integer 1-5, got {severity!r}")
+    check_generator(generator)
+    if not isinstance(kind, str) or kind not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption kind={kind!r}; known: {sorted(CORRUPTIONS)}")
+    severity = check_number("corrupt", "severity", severity, low=1, high=5, integer=True)
     x = (images + 1) / 2
     out = CORRUPTIONS[kind](x, SEVERITY[kind][severity - 1], generator)
     return (out.clamp(0, 1) * 2 - 1).to(images.dtype)

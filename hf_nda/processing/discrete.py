@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _random as rnd
-from .base import BatchTransform, check_index, register
+from .base import BatchTransform, check_index, check_number, register
 from .negatives import permute_tiles
 
 
@@ -127,12 +127,14 @@ class CropGrid(DiscreteTransformSet):
 
     def __post_init__(self):
         if isinstance(self.image_size, (list, tuple)):
-            self.image_size = tuple(int(s) for s in self.image_size)
+            if len(self.image_size) != 2:
+                raise ValueError(f"CropGrid needs image_size as one int or (height, width), got {self.image_size!r}")
+            self.image_size = tuple(check_number("CropGrid", "image_size", s, low=1, integer=True)
+                                    for s in self.image_size)
+        else:
+            self.image_size = check_number("CropGrid", "image_size", self.image_size, low=1, integer=True)
         for key in ("crop_size", "stride") + (("output_size",) if self.output_size is not None else ()):
-            value = getattr(self, key)
-            if int(value) != value or value < 1:
-                raise ValueError(f"CropGrid needs a positive integer {key}, got {value!r}")
-            setattr(self, key, int(value))
+            setattr(self, key, check_number("CropGrid", key, getattr(self, key), low=1, integer=True))
         if min(_pair(self.image_size)) < self.crop_size:
             raise ValueError(f"CropGrid crop_size={self.crop_size} does not fit in image_size={self.image_size}")
 
@@ -203,10 +205,9 @@ class JigsawPermutations(DiscreteTransformSet):
     k: int = 2
 
     def __post_init__(self):
-        if int(self.k) != self.k or self.k < 2 or self.k * self.k > _MAX_PERMUTED_TILES:
-            raise ValueError(f"JigsawPermutations needs an integer grid size 2 <= k <= 4, got k={self.k} "
-                             "(larger grids have too many permutations to number)")
-        self.k = int(self.k)
+        # larger grids than 4x4 have too many permutations to number in int64
+        self.k = check_number("JigsawPermutations", "k", self.k, low=2, high=math.isqrt(_MAX_PERMUTED_TILES),
+                              integer=True, meaning="grid size (k×k tiles)")
 
     @property
     def num_transforms(self) -> int:

@@ -38,6 +38,10 @@ def _one_image(image):
         return image
     if not isinstance(image, (np.ndarray, torch.Tensor)):
         raise ValueError(f"cannot read an image from a {type(image).__name__}; pass {FORMS}")
+    numeric = (image.dtype.kind in "biuf" if isinstance(image, np.ndarray)
+               else not image.is_complex() and image.dtype not in (torch.float8_e4m3fn, torch.float8_e5m2))
+    if not numeric:
+        raise ValueError(f"an image must hold real numbers (bool, integer or float pixels), got dtype {image.dtype}")
     if image.ndim == 2:
         return image[:, :, None] if isinstance(image, np.ndarray) else image[None]
     if image.ndim != 3:
@@ -46,7 +50,37 @@ def _one_image(image):
     if image.shape[0] not in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
         raise ValueError(f"an image of shape {tuple(image.shape)} has no channel axis of 1, 3 or 4 entries "
                          "(gray, RGB, RGBA) first or last; convert it to one of these")
+    if 0 in image.shape:
+        raise ValueError(f"an image of shape {tuple(image.shape)} has no pixels")
     return image
+
+
+# PIL modes read as they are (8 bits a channel); the others are converted first (see _pil_pixels).
+_PIL_8BIT = ("L", "RGB", "RGBA")
+_PIL_16BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _pil_pixels(image: Image.Image):
+    """A PIL image in a form whose pixel values mean what they say: 8-bit L/RGB/RGBA images as they
+    are; 1-bit → L (0/255); gray + alpha → L; palette → RGB(A); CMYK, YCbCr, HSV, LAB, ... → RGB (by
+    PIL); 16-bit gray (``I;16*``) → a native uint16 array (read by its 16-bit range); 32-bit ``I``
+    and ``F`` → int32 / float32 arrays (read by the integer and float rules of
+    :class:`NDAImageProcessor`)."""
+    mode = image.mode
+    if mode in _PIL_8BIT:
+        return image
+    if mode in _PIL_16BIT:
+        return np.asarray(image).astype(np.uint16)  # native byte order (I;16B is big-endian)
+    if mode in ("I", "F"):
+        return np.array(image)  # a writable copy
+    target = {"1": "L", "LA": "L", "La": "L", "PA": "RGBA"}.get(mode)
+    if mode == "P":
+        target = "RGBA" if "transparency" in image.info else "RGB"
+    try:
+        return image.convert(target or "RGB")
+    except (ValueError, OSError) as err:
+        raise ValueError(f"cannot convert a PIL image of mode {mode!r} to RGB ({err}); convert it yourself, e.g. "
+                         "image.convert('RGB') or image.convert('L')") from None
 
 
 def as_image_list(images) -> list:
@@ -78,7 +112,13 @@ def _stack_uniform(images: list):
         return None
     from transformers.image_utils import ChannelDimension, infer_channel_dimension_format
 
-    stacked = torch.from_numpy(np.stack(images)) if kind is np.ndarray else torch.stack(images)
+    if kind is np.ndarray:
+        stacked = np.stack(images)
+        if not stacked.dtype.isnative:
+            stacked = stacked.astype(stacked.dtype.newbyteorder("="))  # torch reads native byte order only
+        stacked = torch.from_numpy(stacked)
+    else:
+        stacked = torch.stack(images)
     if infer_channel_dimension_format(first, num_channels=(1, 3, 4)) == ChannelDimension.LAST:
         stacked = stacked.permute(0, 3, 1, 2)
     return stacked.contiguous()
@@ -94,8 +134,24 @@ class NDAImageProcessor(TorchvisionBackend):
     fixed size and channel count, and makes negatives of them.
 
     Channel conversion is explicit: ``num_channels=1`` turns RGB into luma (ITU-R 601), and
-    ``num_channels=3`` repeats a gray channel; any other channel count is an error. uint8 / PIL input
-    is rescaled from [0, 255]; pass ``do_rescale=False`` for float input already in [0, 1].
+    ``num_channels=3`` repeats a gray channel (alpha is dropped); any other channel count is an error.
+
+    Input ranges — each image is read by what its pixel type means, and values that cannot be in
+    that range are a ValueError naming the fix (never silently rescaled twice):
+
+    - uint8 arrays/tensors and 8-bit PIL images (L, RGB, RGBA): [0, 255]. Other PIL modes are
+      converted first: 1-bit → L, LA → L, palette → RGB(A), CMYK / YCbCr / HSV / LAB → RGB.
+    - 16-bit: uint16 arrays/tensors and PIL ``I;16`` images (how Pillow opens 16-bit PNG/TIFF):
+      [0, 65535], so a 16-bit white is 1.0 like an 8-bit one.
+    - bool: False/True → black/white.
+    - Other integer types (int8 … int64, uint32, PIL ``I``) carry no range of their own: they are read
+      as 8-bit when every value lies in 0..255 (``np.array([[0, 255]])`` is int64) and refused
+      otherwise — cast 16-bit data to uint16 first.
+    - Floats (numpy, torch, PIL ``F``): [0, 255] with the default ``do_rescale=True``; [0, 1] with
+      ``do_rescale=False``. A float image outside that range, or one in [0, 1] under
+      ``do_rescale=True`` (it would come out black), is refused. Floats already in [-1, 1] are
+      ``pixel_values``: give them to the model directly (a pipeline takes an N×C×H×W float tensor as
+      they are).
 
     Example:
         >>> from PIL import Image
@@ -120,11 +176,27 @@ class NDAImageProcessor(TorchvisionBackend):
 
     def __init__(self, **kwargs):
         channels = kwargs.get("num_channels", self.num_channels)
-        if channels not in (1, 3):
+        if isinstance(channels, bool) or channels not in (1, 3):
             raise ValueError(f"num_channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+        negatives = kwargs.get("negatives", self.negatives)
+        if isinstance(negatives, (str, dict)):  # one transform given on its own
+            kwargs["negatives"] = [negatives]
+        elif negatives is not None and not isinstance(negatives, (list, tuple)):
+            raise ValueError(f"negatives must be a list of transform names or specs (e.g. ['jigsaw', 'cutout']), "
+                             f"got {type(negatives).__name__}")
         kwargs.setdefault("image_mean", [0.5] * channels)  # (x/255 - 0.5) / 0.5 maps [0, 255] to [-1, 1]
         kwargs.setdefault("image_std", [0.5] * channels)
         super().__init__(**kwargs)
+        height, width = getattr(self.size, "height", None), getattr(self.size, "width", None)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (height, width)):
+            raise ValueError(f"size must give the output's positive height and width in pixels, e.g. "
+                             f"size={{'height': 32, 'width': 32}} (or size=32); got {kwargs.get('size', self.size)!r}")
+        for name in ("image_mean", "image_std"):
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple)) and len(value) != channels:
+                raise ValueError(f"{name} needs one value per channel (num_channels={channels}), got {list(value)}")
+        if self.image_std is not None and any(v == 0 for v in np.atleast_1d(self.image_std)):
+            raise ValueError(f"image_std must be non-zero (it divides), got {self.image_std}")
         self.negatives = list(self.negatives or [])
         self._negative_transform = OneOf(self.negatives) if self.negatives else None
 
@@ -137,12 +209,67 @@ class NDAImageProcessor(TorchvisionBackend):
         batch = _stack_uniform(as_image_list(images))
         if batch is None:
             return super()._prepare_image_like_inputs(images, *args, expected_ndims=expected_ndims, **kwargs)
-        return list(self._checked(batch).unbind(0))
+        return list(self._checked(self._in_range(batch, **kwargs)).unbind(0))
 
     def process_image(self, image, *args, **kwargs) -> torch.Tensor:
+        if isinstance(image, Image.Image):
+            image = _pil_pixels(image)
         if isinstance(image, np.ndarray) and image.dtype == np.bool_:
             image = image.astype(np.uint8) * 255
-        return self._checked(super().process_image(image, *args, **kwargs))
+        if isinstance(image, np.ndarray) and not image.dtype.isnative:
+            image = image.astype(image.dtype.newbyteorder("="))  # torch reads native byte order only
+        return self._checked(self._in_range(super().process_image(image, *args, **kwargs), **kwargs))
+
+    def _in_range(self, image: torch.Tensor, do_rescale=None, rescale_factor=None, **_) -> torch.Tensor:
+        """The input-range contract (see the class docstring): uint8 as is; bool → 0/255; uint16 → scaled
+        from its 16-bit range; wider integer types → as is when within 0..255, else a ValueError; floats
+        checked against [0, 255] (``do_rescale``) or [0, 1] (``do_rescale=False``) and passed as they are."""
+        do_rescale = self.do_rescale if do_rescale is None else do_rescale
+        scale = 1 / (self.rescale_factor if rescale_factor is None else rescale_factor)  # 255 by default
+        if image.dtype == torch.bool:
+            image = image.to(torch.uint8) * 255
+        if not image.is_floating_point() and not do_rescale:
+            raise ValueError(f"do_rescale=False reads images as floats in [0, 1], but got an integer image "
+                             f"({image.dtype}); leave do_rescale=True for integer images (uint8, uint16, ...)")
+        if image.dtype == torch.uint8:
+            return image
+        if image.is_floating_point():
+            self._check_float_range(image, do_rescale, scale)
+            return image
+        if image.dtype == torch.uint16:  # 16-bit: full range 0..65535 → this processor's 0..255 scale
+            return image.to(torch.float32) * (scale / 65535)
+        lo, hi = (int(v) for v in torch.aminmax(image.to(torch.int64)))
+        if lo >= 0 and hi <= 255:  # 8-bit values held in a wider type (np.array of Python ints, PIL "I")
+            return image
+        raise ValueError(
+            f"an integer image of dtype {image.dtype} with values in [{lo}, {hi}] has no known range: integer "
+            "images are read as uint8 (0..255) or uint16 (0..65535), and other integer types only when their "
+            "values lie in 0..255. Convert it: a 16-bit image with image.astype(np.uint16) (PIL: "
+            "np.asarray(img).astype(np.uint16)), an 8-bit one with astype(np.uint8), or floats in [0, 1] "
+            "with do_rescale=False")
+
+    @staticmethod
+    def _check_float_range(image: torch.Tensor, do_rescale: bool, scale: float) -> None:
+        lo, hi = (float(v) for v in torch.aminmax(image.detach()))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return  # NaN / inf: _checked names them
+        span = f"values in [{lo:.4g}, {hi:.4g}]"
+        ready = ("floats in [-1, 1] are ready pixel_values: give them straight to the model, or to a pipeline as "
+                 "one N×C×H×W float tensor")
+        if do_rescale:
+            if lo < -0.5 or hi > scale + 0.5:
+                hint = ready if lo >= -1.001 and hi <= 1.001 else f"scale the image to [0, {scale:g}] (or to [0, 1] and pass do_rescale=False)"
+                raise ValueError(f"a float image has {span}, but float images are read as [0, {scale:g}] "
+                                 f"(do_rescale=True); {hint}")
+            if 0 < hi <= 1:
+                raise ValueError(f"a float image has {span}: with do_rescale=True floats are read as [0, {scale:g}], "
+                                 "so this one would come out black. For floats in [0, 1] pass do_rescale=False "
+                                 "(in the call or to NDAImageProcessor); " + ready)
+        elif lo < -0.002 or hi > 1.002:
+            hint = (ready if lo >= -1.001 and hi <= 1.001 else
+                    f"for floats in [0, {scale:g}] leave do_rescale=True" if lo >= -0.5 and hi <= scale + 0.5 else
+                    "scale the image to [0, 1]")
+            raise ValueError(f"a float image has {span}, but do_rescale=False reads floats as [0, 1]; {hint}")
 
     def _checked(self, image: torch.Tensor) -> torch.Tensor:
         """Reject NaN/inf and convert the channel axis (dim -3) to ``num_channels``."""

@@ -13,7 +13,7 @@ import math
 import torch
 
 from . import _random as rnd
-from .base import BatchTransform, register
+from .base import BatchTransform, check_number, register
 
 
 def _sample_partner(n, other, generator, like) -> dict:
@@ -146,9 +146,7 @@ class Jigsaw(BatchTransform):
     param_keys = ("perm",)
 
     def __post_init__(self):
-        if int(self.k) != self.k or self.k < 2:
-            raise ValueError(f"Jigsaw needs an integer grid size k >= 2, got k={self.k}")
-        self.k = int(self.k)
+        self.k = check_number("Jigsaw", "k", self.k, low=2, integer=True, meaning="grid size (k×k tiles)")
 
     def _sample(self, images, other, generator, labels):
         _check_grid(f"Jigsaw k={self.k}", images, self.k)
@@ -205,6 +203,16 @@ class Stitch(BatchTransform):
 _BOX_KEYS = ("top", "height", "left", "width")
 
 
+def _check_fracs(owner: str, transform) -> None:
+    """``min_frac`` and ``max_frac`` (patch side / image side) in (0, 1] with min_frac <= max_frac."""
+    for name in ("min_frac", "max_frac"):
+        setattr(transform, name, check_number(owner, name, getattr(transform, name), low=0, high=1, low_open=True,
+                                              meaning="patch side fraction"))
+    if transform.min_frac > transform.max_frac:
+        raise ValueError(f"{owner} needs min_frac <= max_frac (the patch side ranges between them), got "
+                         f"min_frac={transform.min_frac:g} > max_frac={transform.max_frac:g}")
+
+
 @register("cutout")
 @dataclasses.dataclass
 class Cutout(BatchTransform):
@@ -221,6 +229,9 @@ class Cutout(BatchTransform):
     min_frac: float = 1 / 3
     max_frac: float = 1 / 2
     param_keys = _BOX_KEYS
+
+    def __post_init__(self):
+        _check_fracs("Cutout", self)
 
     def _sample(self, images, other, generator, labels):
         return _sample_box(images, generator, self.min_frac, self.max_frac)
@@ -253,6 +264,9 @@ class CutMix(BatchTransform):
     param_keys = _BOX_KEYS
     optional_param_keys = ("partner",)
 
+    def __post_init__(self):
+        _check_fracs("CutMix", self)
+
     def _sample(self, images, other, generator, labels):
         box = _sample_box(images, generator, self.min_frac, self.max_frac)
         return {**box, **_sample_partner(images.shape[0], other, generator, images)}
@@ -282,8 +296,8 @@ class Mixup(BatchTransform):
     optional_param_keys = ("partner",)
 
     def __post_init__(self):
-        if not self.alpha > 0:
-            raise ValueError(f"Mixup needs alpha > 0, got {self.alpha}")
+        self.alpha = check_number("Mixup", "alpha", self.alpha, low=0, low_open=True,
+                                  meaning="Beta(alpha, alpha) concentration")
 
     def _sample(self, images, other, generator, labels):
         weight = rnd.beta(self.alpha, self.alpha, images.shape[0], generator, images)
@@ -312,12 +326,30 @@ class OtherClass(BatchTransform):
     negative_labels: list | None = None
     param_keys = ("source",)
 
+    def __post_init__(self):
+        if self.negative_labels is None:
+            return
+        values = self.negative_labels
+        if isinstance(values, torch.Tensor):
+            values = values.tolist()
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f"OtherClass needs negative_labels as a non-empty list of class ids (or None for every "
+                             f"other class), got negative_labels={self.negative_labels!r:.60}")
+        self.negative_labels = [check_number("OtherClass", "negative_labels", v, integer=True, meaning="class id in")
+                                for v in values]
+
     def _sample(self, images, other, generator, labels):
         if labels is None:
             raise ValueError("OtherClass needs the batch labels: call it as t(images, labels=labels)")
-        labels = torch.as_tensor(labels, device=images.device)
+        try:
+            labels = torch.as_tensor(labels, device=images.device)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"OtherClass labels must be integer class ids, one per image; got "
+                             f"{type(labels).__name__}") from None
         if labels.shape != (images.shape[0],):
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise ValueError(f"OtherClass labels must be integer class ids (torch.long), got dtype {labels.dtype}")
         allowed = labels[None, :] != labels[:, None]
         if self.negative_labels is not None:
             negative = torch.as_tensor(self.negative_labels, device=labels.device)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _random as rnd
-from .base import BatchTransform, register
+from .base import BatchTransform, check_number, register
 
 
 @register("randomcrop")
@@ -29,12 +29,24 @@ class RandomCrop(BatchTransform):
     padding: int = 4
     param_keys = ("top", "left")
 
+    def __post_init__(self):
+        self.padding = check_number("RandomCrop", "padding", self.padding, low=0, integer=True,
+                                    meaning="pixel count")
+
+    def _check_size(self, images):
+        h, w = images.shape[-2:]
+        if self.padding >= min(h, w):
+            raise ValueError(f"RandomCrop reflect-pads by padding={self.padding} pixels, which must be smaller than "
+                             f"the image sides ({h}x{w}); use RandomCrop(padding={max(0, min(h, w) - 1)}) or less")
+
     def _sample(self, images, other, generator, labels):
+        self._check_size(images)
         n, p = images.shape[0], int(self.padding)
         top = rnd.randint(0, 2 * p + 1, (n,), generator, images)
         return {"top": top, "left": rnd.randint(0, 2 * p + 1, (n,), generator, images)}
 
     def _apply(self, images, params, other):
+        self._check_size(images)
         n, c, h, w = images.shape
         p = int(self.padding)
         padded = F.pad(images, (p, p, p, p), mode="reflect")
@@ -60,6 +72,9 @@ class HorizontalFlip(BatchTransform):
     p: float = 0.5
     param_keys = ("flip",)
 
+    def __post_init__(self):
+        self.p = check_number("HorizontalFlip", "p", self.p, low=0, high=1, meaning="flip probability")
+
     def _sample(self, images, other, generator, labels):
         return {"flip": rnd.uniform((images.shape[0],), generator, images) < self.p}
 
@@ -81,6 +96,9 @@ class GaussianNoise(BatchTransform):
 
     std: float = 0.1
     param_keys = ("noise",)
+
+    def __post_init__(self):
+        self.std = check_number("GaussianNoise", "std", self.std, low=0, meaning="noise standard deviation")
 
     def _sample(self, images, other, generator, labels):
         return {"noise": rnd.normal(images.shape, generator, images)}

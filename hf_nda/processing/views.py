@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _random as rnd
-from .base import BatchTransform, register
+from .base import BatchTransform, check_number, register
 
 
 def _sample_crop(x, generator, scale, ratio, flip_p) -> dict:
@@ -110,6 +110,13 @@ class MoCoV2Views(BatchTransform):
     blur_p: float = 0.5
     param_keys = ("crop_w", "crop_h", "crop_x", "crop_y", "flip", "jitter", "brightness", "contrast",
                   "saturation", "grayscale", "blur", "sigma")
+
+    def __post_init__(self):
+        owner = "MoCoV2Views"
+        # scale_min: smallest crop area fraction; jitter: colour-jitter strength (factors 1 ± jitter); *_p: probabilities
+        self.scale_min = check_number(owner, "scale_min", self.scale_min, low=0, high=1, low_open=True)
+        for name in ("jitter", "jitter_p", "grayscale_p", "blur_p"):
+            setattr(self, name, check_number(owner, name, getattr(self, name), low=0, high=1))
 
     def _sample(self, images, other, generator, labels):
         crop = _sample_crop(images, generator, (self.scale_min, 1.0), (3 / 4, 4 / 3), 0.5)
