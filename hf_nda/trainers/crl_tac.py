@@ -13,6 +13,18 @@ is the paper's line 7–8 (k uniform transforms per image, weighted by P(t|x), s
 
 ``--policy uniform`` is SimCLR with the same encoder, views and objective (eq. 20).
 
+Why the policy head scores crop windows (``--policy_head crops``, the default). With the paper's
+FC head (``--policy_head fc``, Fig. 5) and the exact update, the policy left uniform within ~40
+steps but for *image-independent* crop positions (digit mass ≈ 0.2, below uniform's 0.24): at that
+point h only tells blank from non-blank crops, and a fixed set of crop positions then transmits
+the digit's *cell* — real information about x, the only kind a young h can carry — so objective
+(2) rewards it, and h, trained on those mostly blank views, never learns the digits (a local
+optimum; same-image vs other-image similarity of digit crops 0.05 vs 0.07). The crop head
+computes each crop's logit from the conv features under that crop's window (1×1 convs over an
+average-pooled map): translation-equivariant, so a crop can be preferred only for what it shows.
+Then the exact gradient (which at uniform already favours digit crops) moves the mass onto the
+digit within ~80 steps, and h becomes instance-discriminative (0.999 vs 0.59).
+
 Run as ``hf-nda train crl-tac ...``, ``python -m hf_nda.trainers.crl_tac ...`` or under
 ``accelerate launch``::
 
