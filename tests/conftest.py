@@ -42,7 +42,7 @@ def tiny_gan_run(tmp_path_factory):
 
 def run_trainer_module(family: str, argv, env_extra=None, check=True, processes: int = 1, port: int = 29533,
                        kill_after_step: int | None = None, nan_after_step: int | None = None):
-    """``python -m hf_nda.trainers.<family> ARGV`` in a subprocess (``processes`` > 1: under
+    """``python -m hf_nda.trainers.<module of family> ARGV`` in a subprocess (``processes`` > 1: under
     ``torch.distributed.run``, real gloo DDP on the CPU); raises with its stderr when it fails.
     ``kill_after_step``: SIGKILL the run once that step is done; ``nan_after_step``: poison its weights
     with NaN then (``tests/crash_drill.py``)."""
@@ -54,7 +54,9 @@ def run_trainer_module(family: str, argv, env_extra=None, check=True, processes:
                                           "--master_addr", "127.0.0.1", "--master_port", str(port)]
     env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if processes > 1 else {}), **(env_extra or {})}
     drill = ("kill", kill_after_step) if kill_after_step is not None else ("nan", nan_after_step)
-    target = (["-m", f"hf_nda.trainers.{family}"] if drill[1] is None
+    from hf_nda.trainers import TRAINER_MODULES
+
+    target = (["-m", TRAINER_MODULES[family]] if drill[1] is None
               else [str(Path(__file__).with_name("crash_drill.py")), drill[0], str(drill[1]), family])
     proc = subprocess.run([sys.executable, *launcher, *target, *argv], env=env,
                           capture_output=True, text=True, timeout=600)

@@ -139,12 +139,12 @@ def test_run_exports_loadable_parts_and_resumes_after_a_kill(tmp_path):
     from hf_nda import CRLTACModel
 
     flags = TINY + ["--max_steps", "4", "--save_steps", "2"]
-    run_trainer_module("crl_tac", flags + ["--output_dir", str(tmp_path / "straight")])
+    run_trainer_module("crl-tac", flags + ["--output_dir", str(tmp_path / "straight")])
     # the module is hf_nda.trainers.crl_tac; the crash drill takes the family name, crl-tac
     killed = run_trainer_module("crl-tac", flags + ["--output_dir", str(tmp_path / "resumed")], kill_after_step=3,
                                 check=False)
     assert killed.returncode == -9
-    run_trainer_module("crl_tac", flags + ["--output_dir", str(tmp_path / "resumed")])
+    run_trainer_module("crl-tac", flags + ["--output_dir", str(tmp_path / "resumed")])
     for part in ("policy", "encoder"):
         a = load_file(tmp_path / "straight" / part / "model.safetensors")
         b = load_file(tmp_path / "resumed" / part / "model.safetensors")
