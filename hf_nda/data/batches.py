@@ -76,17 +76,22 @@ class _TensorSource:
 
 
 class ImageSource(_TensorSource):
-    """Images N,C,H,W in [-1, 1] and their labels; ``batch(draw)`` → ``(images, labels)``.
+    """Images N,C,H,W in [-1, 1] and their labels; ``batch(draw)`` → ``(images, labels, *extra_columns)``.
 
     Example:
         >>> source = ImageSource.from_dataset("digits", image_size=28).bind(batch_size=8, seed=0)  # doctest: +SKIP
         >>> images, labels = source.batch(0)  # doctest: +SKIP
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, processor=None):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, processor=None,
+                 extra_columns: tuple[torch.Tensor, ...] = ()):
         labels = torch.zeros(len(images), dtype=torch.long) if labels is None else labels
-        super().__init__(images, labels)
+        super().__init__(images, labels, *extra_columns)
         self.processor = processor
+
+    def with_columns(self, *extra_columns: torch.Tensor) -> "ImageSource":
+        """The same images and labels, each batch also carrying ``extra_columns`` (e.g. a canvas cell)."""
+        return ImageSource(self.images, self.labels, self.processor, extra_columns)
 
     @property
     def images(self) -> torch.Tensor:

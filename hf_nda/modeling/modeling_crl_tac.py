@@ -158,7 +158,7 @@ def encode_views(encoder: ContrastiveEncoder, views: torch.Tensor, dedupe: bool 
     """
     inverse = None
     if dedupe:
-        _, first, inverse = _unique_rows(view_keys(views))
+        _, first, inverse = unique_rows(view_keys(views))
         views = views[first]
     outs = [encoder(part) for part in views.split(chunk)]
     features = torch.cat([o.features for o in outs])
@@ -168,7 +168,7 @@ def encode_views(encoder: ContrastiveEncoder, views: torch.Tensor, dedupe: bool 
     return features[inverse], projections[inverse]
 
 
-def _unique_rows(keys: torch.Tensor):
+def unique_rows(keys: torch.Tensor):
     """(unique keys, index of each unique key's first row, inverse) of N,K keys."""
     unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
     first = torch.full((len(unique),), len(keys), dtype=torch.long, device=keys.device)

@@ -41,12 +41,13 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..data.batches import ImageSource, _TensorSource
+from ..data.batches import ImageSource
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.configuration_crl_tac import AugmentationPolicyConfig
-from ..modeling.modeling_crl_tac import AugmentationPolicyNetwork, CRLTACModel, view_keys, _unique_rows
+from ..modeling.modeling_crl_tac import AugmentationPolicyNetwork, CRLTACModel, view_keys, unique_rows
 from ..processing.discrete import CropGrid
-from .base import BaseTrainer, BaseTrainingArguments, run_cli
+from .arguments import BaseTrainingArguments, run_cli
+from .base import BaseTrainer
 
 POLICIES = ("learned", "uniform")
 POLICY_UPDATES = ("exact", "sampled")
@@ -112,21 +113,8 @@ def policy_objective(weights: torch.Tensor, view_index: torch.Tensor, codes: tor
 
 def distinct_views(views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(one row per distinct view, index of each view's row) of N,... views."""
-    _, first, inverse = _unique_rows(view_keys(views))
+    _, first, inverse = unique_rows(view_keys(views))
     return views[first], inverse
-
-
-# ---- data: images, labels and (canvas datasets) the digit's cell ---------------------------------
-class PositionedImageSource(ImageSource):
-    """An :class:`ImageSource` whose batches also carry each image's canvas cell (−1: unknown)."""
-
-    def __init__(self, images, labels, positions, processor=None):
-        _TensorSource.__init__(self, images, labels, positions)
-        self.processor = processor
-
-    @property
-    def positions(self) -> torch.Tensor:
-        return self.tensors[2]
 
 
 @dataclass
@@ -210,7 +198,7 @@ class CRLTACTrainer(BaseTrainer):
             self.add_frozen("policy", policy)
         self.digit_mask = self.cell_mask()
 
-    def positioned_source(self) -> PositionedImageSource:
+    def positioned_source(self) -> ImageSource:
         """The training split; canvas datasets add each image's cell (for the digit-mass metric)."""
         from ..data.sources import LOCAL_BUILDERS, load_image_dataset
 
@@ -219,7 +207,7 @@ class CRLTACTrainer(BaseTrainer):
         if self.args.dataset in LOCAL_BUILDERS and self.args.dataset.startswith("canvas_"):
             column = load_image_dataset(self.args.dataset, "train", data_dir=self.args.data_dir)["position"]
             positions = torch.as_tensor(column, dtype=torch.long)[:len(plain)]
-        return PositionedImageSource(plain.images, plain.labels, positions, plain.processor)
+        return plain.with_columns(positions)
 
     def cell_mask(self) -> torch.Tensor | None:
         """9,|T|: crop t intersects canvas cell c (None unless the canvas is 3×3 cells)."""
