@@ -173,11 +173,49 @@ def _cached_local(name: str, data_dir: str | None):
     return ds
 
 
+def _written_as_path(name: str) -> bool:
+    return any(sep in name for sep in ("/", "\\")) or name.startswith((".", "~"))
+
+
+def is_local_dataset_path(name) -> bool:
+    """Whether a dataset argument names a local folder rather than a built-in dataset.
+
+    The rule (one rule for the library and the CLI): a **bare built-in name** (``mnist``,
+    ``fashion_mnist``, ``digits``, ``canvas_mnist``, ...: a key of :data:`LOCAL_BUILDERS`) always means
+    the built-in dataset — also when a folder of that name sits in the working directory. Anything else
+    is a local path when it exists, or when it is *written as a path* (it contains ``/`` or ``\\`` or
+    starts with ``.`` or ``~``). So ``"mnist"`` is the built-in MNIST and ``"./mnist"``, ``"data/mnist"``,
+    ``"/abs/mnist"`` are folders.
+
+    Example:
+        >>> is_local_dataset_path("mnist"), is_local_dataset_path("./mnist"), is_local_dataset_path("no_such_thing")
+        (False, True, False)
+    """
+    text = str(name)
+    if text in LOCAL_BUILDERS:
+        return False
+    return _written_as_path(text) or Path(text).exists()
+
+
 def load_local_path(path: str, split: str):
-    """A dataset saved with ``save_to_disk`` or an image folder (``datasets``' ``imagefolder``)."""
+    """A dataset saved with ``save_to_disk`` or an image folder (``datasets``' ``imagefolder``).
+
+    ``path`` follows :func:`is_local_dataset_path`: a bare built-in name (``"mnist"``) is refused with a
+    ValueError naming both readings, even when a folder of that name exists here — write the folder as
+    ``"./mnist"`` — so a folder can never silently stand in for a built-in dataset.
+    """
     import datasets
 
-    path = Path(path)
+    text = str(path)
+    if text in LOCAL_BUILDERS:
+        here = " (a folder of that name exists in the working directory)" if Path(text).exists() else ""
+        raise ValueError(f"{text!r} is the name of a built-in dataset{here}, and a bare name always means the "
+                         f"built-in one: load it with load_image_dataset({text!r}); to read the folder write it as a "
+                         f"path, './{text}'")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ValueError(f"dataset folder not found: {path}; pass a folder saved with save_to_disk or an image folder "
+                         f"(class sub-folders), or a built-in name: {sorted(LOCAL_BUILDERS)}")
     if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
         ds = datasets.load_from_disk(str(path))
     else:
@@ -193,7 +231,8 @@ def load_local_path(path: str, split: str):
 
 def load_image_dataset(name: str, split: str | None = None, *, data_dir: str | None = None,
                        source: str = "auto"):
-    """Load ``fashion_mnist``, ``mnist`` or ``digits`` as a ``DatasetDict`` (or one ``split``).
+    """Load a built-in dataset — ``fashion_mnist``, ``mnist``, ``digits``, ``canvas_mnist`` or
+    ``canvas_fashion_mnist`` — as a ``DatasetDict`` (or one ``split``).
 
     ``source``: ``"auto"`` (Hub when reachable, else local), ``"hub"`` or ``"local"``.
     ``data_dir``: a folder holding the raw files, for sources that read files.
@@ -204,7 +243,9 @@ def load_image_dataset(name: str, split: str | None = None, *, data_dir: str | N
         ['0', '1', '2']
     """
     if name not in LOCAL_BUILDERS:
-        raise ValueError(f"unknown dataset {name!r}; known: {sorted(LOCAL_BUILDERS)}")
+        hint = (f" — it reads as a local path, so pass it where paths are taken (load_local_path({name!r}, split))"
+                if isinstance(name, str) and is_local_dataset_path(name) else "")
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(LOCAL_BUILDERS)}{hint}")
     if source not in ("auto", "hub", "local"):
         raise ValueError(f"source must be 'auto', 'hub' or 'local', got {source!r}")
     ds = None

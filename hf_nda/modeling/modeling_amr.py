@@ -17,6 +17,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .blocks import maybe_sn
+from .checks import check_input, check_labels
 from .configuration_amr import LATENT_SIZE, AMRConfig, AMRDiscriminatorConfig
 from .mixers import MIXER_FUNCTIONS, ClassMixer
 from .modeling_nda_gan import NDAPreTrainedModel
@@ -93,6 +94,8 @@ def partner_indices(n: int, k: int, generator: torch.Generator | None, device) -
 
 
 class AMRPreTrainedModel(NDAPreTrainedModel):
+    config_fields_hint = "image_size, num_channels, base_channels, latent_channels, num_classes, spectral_norm, ..."
+
     @torch.no_grad()
     def _init_weights(self, module):
         """PyTorch's default (Kaiming-uniform) init for the convolutions and linear layers."""
@@ -104,10 +107,10 @@ class AMRPreTrainedModel(NDAPreTrainedModel):
 
     def _check_images(self, pixel_values, name: str = "pixel_values"):
         c, s = self.config.num_channels, self.config.image_size
-        if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != (c, s, s):
-            shape = tuple(pixel_values.shape) if isinstance(pixel_values, torch.Tensor) else type(pixel_values).__name__
-            raise ValueError(f"{name} must have shape (N, {c}, {s}, {s}), got {shape}; convert images with the model's "
-                             "NDAImageProcessor")
+        fix = "convert images with the model's NDAImageProcessor"
+        check_input(self, pixel_values, name=name, shape=f"(N, {c}, {s}, {s})", ndim=4, fix=fix)
+        if tuple(pixel_values.shape[1:]) != (c, s, s):
+            raise ValueError(f"{name} must have shape (N, {c}, {s}, {s}), got {tuple(pixel_values.shape)}; {fix}")
 
 
 class AMRAutoencoder(AMRPreTrainedModel):
@@ -153,8 +156,10 @@ class AMRAutoencoder(AMRPreTrainedModel):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """g(h): codes → images in [-1, 1]."""
         expected = (self.config.latent_channels, LATENT_SIZE, LATENT_SIZE)
-        if latents.ndim != 4 or tuple(latents.shape[1:]) != expected:
-            raise ValueError(f"latents must have shape (N, {', '.join(map(str, expected))}), got {tuple(latents.shape)}")
+        shape = f"(N, {', '.join(map(str, expected))})"
+        check_input(self, latents, name="latents", shape=shape, ndim=4, fix="encode images with model.encode(x)")
+        if tuple(latents.shape[1:]) != expected:
+            raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
         return self.decoder(latents)
 
     def mix(self, codes, mixer: str | None = None, weights=None, generator: torch.Generator | None = None):
@@ -162,12 +167,23 @@ class AMRAutoencoder(AMRPreTrainedModel):
         ``mixer`` defaults to ``config.mixer``; ``weights`` (N, k) or (k,), rows summing to one, fix
         the mixup coefficients / Bernoulli choice probabilities instead of sampling them.
         Returns ``(mixed codes, weights)``."""
-        codes = torch.stack(list(codes)) if not isinstance(codes, torch.Tensor) else codes
+        if not isinstance(codes, torch.Tensor):
+            try:
+                codes = torch.stack(list(codes))
+            except (TypeError, RuntimeError) as err:
+                raise ValueError(f"codes to mix must be a (k, N, C, 4, 4) tensor or a list of k (N, C, 4, 4) tensors "
+                                 f"of one shape ({err})") from None
         mixer = mixer or self.config.mixer
-        if mixer not in MIXER_FUNCTIONS:
+        if not isinstance(mixer, str) or mixer not in MIXER_FUNCTIONS:
             raise ValueError(f"unknown mixer {mixer!r}; choose one of {sorted(MIXER_FUNCTIONS)}")
-        if codes.ndim != 5 or len(codes) < 2:
-            raise ValueError(f"codes to mix must be (k >= 2, N, C, 4, 4), got {tuple(codes.shape)}")
+        expected = (self.config.latent_channels, LATENT_SIZE, LATENT_SIZE)
+        if codes.ndim != 5 or len(codes) < 2 or tuple(codes.shape[2:]) != expected:
+            raise ValueError(f"codes to mix must be (k >= 2, N, {', '.join(map(str, expected))}), got "
+                             f"{tuple(codes.shape)}")
+        if not codes.is_floating_point():
+            raise ValueError(f"codes to mix must be float, got dtype {codes.dtype}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         return MIXER_FUNCTIONS[mixer](codes, weights=weights, generator=generator)
 
     def class_mix(self, h1: torch.Tensor, h2: torch.Tensor, attributes: torch.Tensor,
@@ -180,8 +196,10 @@ class AMRAutoencoder(AMRPreTrainedModel):
     @torch.no_grad()
     def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int = 8) -> torch.Tensor:
         """Decoded codes (1-t)·f(x1) + t·f(x2) for t = 0 … 1 in ``steps`` steps: (N, steps, C, H, W)."""
-        if steps < 2:
-            raise ValueError("steps must be >= 2")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ValueError(f"steps must be an int >= 2 (frames from x1 to x2), got steps={steps!r}")
+        self._check_images(x1, "x1")
+        self._check_images(x2, "x2")
         if x1.shape != x2.shape:
             raise ValueError(f"x1 and x2 must have the same shape, got {tuple(x1.shape)} and {tuple(x2.shape)}")
         h1, h2 = self.encode(x1), self.encode(x2)
@@ -196,6 +214,13 @@ class AMRAutoencoder(AMRPreTrainedModel):
         """Encode and reconstruct ``pixel_values``. With ``mixer`` (``"mixup"``, ``"bernoulli"``,
         ``"none"``) also decode one mix per image with k-1 other images of the batch; with ``labels``
         (class ids, or (N, num_classes) attribute vectors) and a class mixer also the supervised mixes."""
+        if labels is not None and self.class_mixer is None:
+            raise ValueError("labels are for the class mixer, which this autoencoder has not (AMRConfig(num_classes=0)); "
+                             "do not pass labels, or build it with AMRConfig(num_classes=K)")
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
+            raise ValueError(f"k (codes per mix) must be an int >= 2, got k={k!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         latents = self.encode(pixel_values)
         out = AMRAutoencoderOutput(latents=latents, features=latents.flatten(1), reconstructions=self.decode(latents))
         if mixer is not None and mixer != "none":
@@ -203,7 +228,9 @@ class AMRAutoencoder(AMRPreTrainedModel):
             mixed, out.mix_weights = self.mix(latents[partners], mixer=mixer, generator=generator)
             out.mixes, out.partners = self.decode(mixed), partners
         if labels is not None and self.class_mixer is not None:
-            y = self.attribute_vectors(labels)
+            y = self.attribute_vectors(labels).to(latents.device)
+            if len(y) != len(latents):
+                raise ValueError(f"labels must have one row per image ({len(latents)}), got {len(y)}")
             partners = partner_indices(len(latents), 2, generator, latents.device)
             alpha = torch.rand(len(y), 1, generator=generator,
                                device=generator.device if generator is not None else "cpu").to(y)
@@ -215,10 +242,12 @@ class AMRAutoencoder(AMRPreTrainedModel):
     def attribute_vectors(self, labels: torch.Tensor) -> torch.Tensor:
         """Class ids → one-hot vectors; (N, num_classes) attribute vectors pass through as floats."""
         k = self.config.num_classes
+        if not isinstance(labels, torch.Tensor):
+            labels = torch.as_tensor(labels)
         if labels.ndim == 1 and not labels.is_floating_point():
             if len(labels) and (labels.min() < 0 or labels.max() >= k):
                 raise ValueError(f"class labels must be in [0, {k}), got range [{int(labels.min())}, {int(labels.max())}]")
-            return nn.functional.one_hot(labels, k).float()
+            return nn.functional.one_hot(labels.long(), k).float()
         if labels.ndim != 2 or labels.shape[1] != k:
             raise ValueError(f"attribute vectors must have length {k} (this model's num_classes), got shape "
                              f"{tuple(labels.shape)}")

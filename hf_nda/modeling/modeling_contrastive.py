@@ -13,6 +13,7 @@ from transformers.modeling_outputs import ImageClassifierOutput
 from transformers.utils import ModelOutput
 
 from .configuration_contrastive import ContrastiveEncoderConfig
+from .checks import StrictLoadingMixin, check_input, check_labels
 
 
 @dataclass
@@ -37,8 +38,9 @@ def build_backbone(config: ContrastiveEncoderConfig) -> nn.Module:
     return backbone
 
 
-class ContrastivePreTrainedModel(PreTrainedModel):
+class ContrastivePreTrainedModel(StrictLoadingMixin, PreTrainedModel):
     config_class = ContrastiveEncoderConfig
+    config_fields_hint = "backbone, num_channels, small_stem, projection_dim, projection_hidden_dim, ood_num_fitted"
     base_model_prefix = "encoder"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
@@ -52,10 +54,10 @@ class ContrastivePreTrainedModel(PreTrainedModel):
 
     def _check_pixel_values(self, pixel_values):
         c = self.config.num_channels
-        if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 4 or pixel_values.shape[1] != c:
-            shape = tuple(pixel_values.shape) if isinstance(pixel_values, torch.Tensor) else type(pixel_values)
-            raise ValueError(f"pixel_values must have shape (N, {c}, H, W) — this encoder was built with "
-                             f"num_channels={c} — got {shape}; convert images with its NDAImageProcessor")
+        fix = f"this encoder was built with num_channels={c}; convert images with its NDAImageProcessor"
+        check_input(self, pixel_values, name="pixel_values", shape=f"(N, {c}, H, W)", ndim=4, fix=fix)
+        if pixel_values.shape[1] != c:
+            raise ValueError(f"pixel_values must have shape (N, {c}, H, W) — {fix} — got {tuple(pixel_values.shape)}")
 
 
 class ContrastiveEncoder(ContrastivePreTrainedModel):
@@ -102,8 +104,17 @@ class ContrastiveEncoder(ContrastivePreTrainedModel):
     def fit_ood(self, features: torch.Tensor) -> None:
         """Store in-distribution ``features`` (N,F) for OOD scoring: the normalised bank for kNN and
         the mean / shrunk inverse covariance for Mahalanobis. Saved with the model."""
-        if features.ndim != 2 or features.shape[1] != self.feature_dim or len(features) < 2:
-            raise ValueError(f"fit_ood needs at least 2 features of size {self.feature_dim}, got {tuple(features.shape)}")
+        if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[1] != self.feature_dim:
+            got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
+            raise ValueError(f"fit_ood needs features of shape (N, {self.feature_dim}) (model(pixel_values).features), "
+                             f"got {got}")
+        needed = max(2, self.config.ood_k) if self.config.ood_method == "knn" else 2
+        if len(features) < needed:
+            knn = (f": the kNN score reads the ood_k={self.config.ood_k}-th nearest of them, so fit on at least "
+                   f"{needed} images or lower model.config.ood_k") if self.config.ood_method == "knn" else ""
+            raise ValueError(f"fit_ood needs at least {needed} in-distribution features, got {len(features)}{knn}")
+        if not features.is_floating_point() or not torch.isfinite(features).all():
+            raise ValueError("fit_ood features must be finite floats; some are NaN/inf (check the images and the model)")
         z = F.normalize(features.float(), dim=1)
         cov = torch.cov(z.T) + 1e-3 * torch.eye(z.shape[1], device=z.device)
         device = next(self.parameters()).device
@@ -121,6 +132,13 @@ class ContrastiveEncoder(ContrastivePreTrainedModel):
         return self.ood_scores_from_features(self(pixel_values).features, exclude_self)
 
     def ood_scores_from_features(self, features: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
+        """Scores of ``features`` (N, feature_dim) against the fitted state (see :meth:`ood_scores`)."""
+        if not self.config.ood_num_fitted:
+            raise ValueError("this encoder is not fitted for OOD scoring yet: call pipeline('ood-scoring').fit("
+                             "in_distribution_images) first")
+        if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[1] != self.feature_dim:
+            got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
+            raise ValueError(f"features must have shape (N, {self.feature_dim}), got {got}")
         z = F.normalize(features.float(), dim=1)
         if self.config.ood_method == "mahalanobis":
             d = z - self.ood_mean
@@ -142,6 +160,10 @@ class ContrastiveEncoderForImageClassification(ContrastivePreTrainedModel):
         torch.Size([2, 10])
     """
 
+    # an encoder checkpoint loads with a fresh classifier (its projection head and OOD state are not used)
+    _allowed_missing_on_load = (r"^classifier\.",)
+    _allowed_unexpected_on_load = (r"^head\.", r"^ood_")
+
     def __init__(self, config: ContrastiveEncoderConfig):
         super().__init__(config)
         self.backbone = build_backbone(config)
@@ -152,6 +174,8 @@ class ContrastiveEncoderForImageClassification(ContrastivePreTrainedModel):
 
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
         self._check_pixel_values(pixel_values)
+        labels = check_labels(labels, len(pixel_values), self.config.num_labels, owner="classifier", required=False,
+                              device=pixel_values.device)
         logits = self.classifier(self.backbone(pixel_values))
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         out = ImageClassifierOutput(loss=loss, logits=logits)

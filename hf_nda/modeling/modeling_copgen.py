@@ -11,6 +11,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_copgen import COPGenNavigatorConfig
+from .checks import StrictLoadingMixin, check_input
 
 
 @dataclass
@@ -29,7 +30,7 @@ def project_to_ball(offsets: torch.Tensor, radius: float) -> torch.Tensor:
     return offsets * torch.clamp(radius / norms.clamp_min(1e-12), max=1.0)
 
 
-class COPGenNavigator(PreTrainedModel):
+class COPGenNavigator(StrictLoadingMixin, PreTrainedModel):
     """Latent navigator: ``navigator(z).positives`` is z' = z + T(z) (or the Gaussian / identity
     baselines, by ``config.positive``). Latents of any shape are flattened to ``latent_dim``.
 
@@ -42,6 +43,7 @@ class COPGenNavigator(PreTrainedModel):
 
     config_class = COPGenNavigatorConfig
     main_input_name = "latents"
+    config_fields_hint = "latent_dim, navigator, hidden_dim"
     _running_momentum = 0.01
 
     def __init__(self, config: COPGenNavigatorConfig):
@@ -62,6 +64,9 @@ class COPGenNavigator(PreTrainedModel):
             self.running_mean_offset.zero_()
 
     def forward(self, latents: torch.Tensor, generator: torch.Generator | None = None) -> COPGenNavigatorOutput:
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}; for a seed "
+                            "s pass generator=torch.Generator().manual_seed(s)")
         z = self._flat(latents)
         cfg = self.config
         if cfg.positive == "none":
@@ -87,10 +92,15 @@ class COPGenNavigator(PreTrainedModel):
         return mean
 
     def _flat(self, latents: torch.Tensor) -> torch.Tensor:
-        if not isinstance(latents, torch.Tensor) or latents[0].numel() != self.config.latent_dim:
+        d = self.config.latent_dim
+        if (not isinstance(latents, torch.Tensor) or latents.ndim < 2 or len(latents) == 0
+                or latents[0].numel() != d):
             shape = tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents).__name__
-            raise ValueError(f"latents must be a batch of {self.config.latent_dim}-number codes (N, "
-                             f"{self.config.latent_dim}) for this navigator's generator; got {shape}")
-        if not latents.is_floating_point() or not torch.isfinite(latents).all():
-            raise ValueError("latents must be finite float values")
+            raise ValueError(f"latents must be a batch of {d}-number codes (N, {d}) for this navigator's generator "
+                             f"(N >= 1); got {shape}")
+        if not latents.is_floating_point():
+            raise ValueError(f"latents must be float values, got dtype {latents.dtype}")
+        if not torch.isfinite(latents).all():
+            raise ValueError("latents must be finite float values; some are NaN/inf")
+        check_input(self, latents, name="latents", shape=f"(N, {d})", fix="", finite=False)
         return latents.reshape(len(latents), -1)

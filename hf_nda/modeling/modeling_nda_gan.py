@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -12,6 +13,7 @@ from transformers.utils import ModelOutput
 
 from .blocks import ConditionalBatchNorm2d, DiscriminatorBlock, GeneratorBlock, maybe_sn
 from .configuration_nda_gan import NDADiscriminatorConfig, NDAGeneratorConfig
+from .checks import StrictLoadingMixin, check_input, check_labels
 
 NUM_RESAMPLES = {28: 2, 32: 3, 64: 4}  # 28 → 7×7 base grid, 32/64 → 4×4
 
@@ -38,20 +40,13 @@ def _widths(config) -> list[int]:
     return [config.base_channels * 2 ** (n - 1 - i) for i in range(n)]
 
 
-class NDAPreTrainedModel(PreTrainedModel):
+class NDAPreTrainedModel(StrictLoadingMixin, PreTrainedModel):
+    """Base of the GAN and AMR models: ``from_pretrained`` is strict (weights that do not match the
+    config are an error, see :mod:`hf_nda.modeling.checks`)."""
+
     main_input_name = "pixel_values"
     input_modalities = ("image",)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """``PreTrainedModel.from_pretrained``, with a damaged weights file reported as such."""
-        from safetensors import SafetensorError
-
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        except SafetensorError as err:
-            raise ValueError(f"the weights of {pretrained_model_name_or_path} are corrupt or incomplete "
-                             f"(safetensors: {err}); re-download the model or export it again") from err
+    config_fields_hint = "architecture, image_size, num_channels, base_channels, num_classes, spectral_norm, ..."
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -103,7 +98,7 @@ class NDAGenerator(NDAPreTrainedModel):
         self.post_init()
 
     def forward(self, latents: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
-        self._check_inputs(latents, labels)
+        labels = self._check_inputs(latents, labels)
         h = self.project(latents).view(latents.shape[0], -1, self.base_size, self.base_size)
         if self.config.architecture == "dcgan":
             h = torch.relu(self.project_norm(h, labels))
@@ -117,23 +112,28 @@ class NDAGenerator(NDAPreTrainedModel):
         return NDAGeneratorOutput(images=images) if return_dict else (images,)
 
     def _check_inputs(self, latents, labels):
-        if latents.ndim != 2 or latents.shape[1] != self.config.latent_dim:
-            raise ValueError(f"latents must have shape (N, {self.config.latent_dim}), got {tuple(latents.shape)}")
-        if self.config.num_classes and labels is None:
-            raise ValueError("this NDAGenerator is class-conditional: pass labels=")
+        d = self.config.latent_dim
+        check_input(self, latents, name="latents", shape=f"(N, {d})", ndim=2,
+                    fix="draw them with model.sample_latents(n, generator)")
+        if latents.shape[1] != d:
+            raise ValueError(f"latents must have shape (N, {d}), got {tuple(latents.shape)}; this generator's "
+                             f"latent_dim is {d}")
+        return check_labels(labels, len(latents), self.config.num_classes, owner="NDAGenerator", device=latents.device)
 
     def sample_latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` latents from N(0, I), drawn on the ``torch.Generator``'s device, returned on the model's."""
+        n = _check_count(n, generator)
         device = generator.device if generator is not None else self.device
         return torch.randn(n, self.config.latent_dim, generator=generator, device=device).to(self.device)
 
     @torch.no_grad()
     def generate(self, n: int, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
         """Sample ``n`` images in [-1, 1] (random labels when conditional and none are given)."""
+        n = _check_count(n, generator)
         if self.config.num_classes and labels is None:
             labels = torch.randint(self.config.num_classes, (n,), generator=generator,
                                    device=generator.device if generator is not None else self.device)
-        if labels is not None:
+        if labels is not None and not isinstance(labels, torch.Tensor):
             labels = torch.as_tensor(labels, device=self.device)
         return self(self.sample_latents(n, generator), labels=labels).images
 
@@ -172,7 +172,7 @@ class NDADiscriminator(NDAPreTrainedModel):
         self.post_init()
 
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool = True):
-        self._check_inputs(pixel_values, labels)
+        labels = self._check_inputs(pixel_values, labels)
         h = pixel_values
         if self.config.architecture == "dcgan":
             for conv in self.downs:
@@ -189,11 +189,20 @@ class NDADiscriminator(NDAPreTrainedModel):
 
     def _check_inputs(self, pixel_values, labels):
         c, s = self.config.num_channels, self.config.image_size
-        if not isinstance(pixel_values, torch.Tensor) or pixel_values.ndim != 4:
-            raise ValueError(f"pixel_values must be a tensor of shape (N, {c}, {s}, {s}); use the model's "
-                             "NDAImageProcessor to convert images")
+        check_input(self, pixel_values, name="pixel_values", shape=f"(N, {c}, {s}, {s})", ndim=4,
+                    fix="use the model's NDAImageProcessor to convert images")
         if tuple(pixel_values.shape[1:]) != (c, s, s):
             raise ValueError(f"this discriminator takes images of shape ({c}, {s}, {s}), got "
                              f"{tuple(pixel_values.shape[1:])}; resize/convert them with its NDAImageProcessor")
-        if self.config.num_classes and labels is None:
-            raise ValueError("this discriminator is class-conditional: pass labels=")
+        return check_labels(labels, len(pixel_values), self.config.num_classes, owner="discriminator",
+                            device=pixel_values.device)
+
+
+def _check_count(n, generator) -> int:
+    """``n`` as a positive int and ``generator`` a torch.Generator or None, else a clear error."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int (how many to draw), got n={n!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}; for a seed s "
+                        "pass generator=torch.Generator().manual_seed(s)")
+    return int(n)

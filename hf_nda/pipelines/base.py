@@ -75,8 +75,7 @@ class ImageBatch:
 
     def split(self, size: int) -> list["ImageBatch"]:
         """Blocks of at most ``size`` images (views of a tensor; a lazy column is decoded block by block)."""
-        if size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {size}")
+        size = check_batch_size(size)
         return [ImageBatch(self.images[start:start + size]) for start in range(0, len(self), size)]
 
     def load(self) -> "ImageBatch":
@@ -90,11 +89,47 @@ class ImageBatch:
         if not torch.isfinite(self.images).all():
             raise ValueError("the input tensor contains NaN or infinite values; replace them (e.g. torch.nan_to_num) "
                              "or drop those images")
+        lo, hi = (float(v) for v in torch.aminmax(self.images.detach()))
+        if lo < -1 - PIXEL_RANGE_MARGIN or hi > 1 + PIXEL_RANGE_MARGIN:
+            raise ValueError(
+                f"an N×C×H×W float tensor is taken as pixel_values in [-1, 1], but this one has values in "
+                f"[{lo:.4g}, {hi:.4g}]. " + ("For images in [0, 255] pass them as uint8 (x.round().to(torch.uint8)) "
+                                             "or as x / 127.5 - 1. " if lo >= 0 and hi <= 255.5 else "")
+                + "Floats in [0, 1]: x * 2 - 1; or give the images in any other form (PIL, uint8, a list of "
+                  "arrays) to have the image processor read them.")
         expected = (processor.num_channels, processor.size.height, processor.size.width)
         if tuple(self.images.shape[1:]) != expected:
             raise ValueError(f"pixel_values of shape {tuple(self.images.shape[1:])} given, the model takes {expected}; "
                              "pass images (PIL/uint8) to have them resized, or resize the tensor")
         return self.images
+
+
+PIXEL_RANGE_MARGIN = 0.25
+"""How far past [-1, 1] a float pixel_values tensor may reach (rounding, resampling) before it is taken
+for another scale ([0, 255]) and refused."""
+
+
+def check_batch_size(value, name: str = "batch_size") -> int:
+    """``value`` as a positive int, else a ValueError naming ``name`` (0, negatives, floats, strings, bools)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be >= 1, a whole number of images per forward pass; got {name}={value!r}")
+    return int(value)
+
+
+def check_seed(seed) -> int | None:
+    """``seed`` as a non-negative int (or None), else a ValueError naming it."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int (or None for unseeded draws), got seed={seed!r}")
+    return int(seed)
+
+
+def check_count(value, name: str, *, low: int = 1) -> int:
+    """``value`` as an int >= ``low``, else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
+    return int(value)
 
 
 class NDAPipeline(Pipeline):
@@ -137,6 +172,7 @@ class NDAPipeline(Pipeline):
                              "(preprocessor_config.json) or pass image_processor=NDAImageProcessor(...)")
         if self._batch_size is None:
             self._batch_size = self.default_batch_size
+        self._batch_size = check_batch_size(self._batch_size)
 
     def __call__(self, inputs, **kwargs):
         """Run the task on one image or many: PIL, numpy, tensors, file paths, an N×C×H×W tensor (float:
@@ -148,12 +184,26 @@ class NDAPipeline(Pipeline):
         # batched; image by image it costs more than a small model's forward, see benchmarks/ood_pipeline.py),
         # and group tasks (mixup) need all of them in one input. So the images are only regrouped here and handed
         # to the base __call__, which runs preprocess -> forward -> postprocess as usual (device, no_grad, workers).
+        self._check_call_arguments(kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        batch_size = self._batch_size if batch_size is None else check_batch_size(batch_size)
         images = self.as_batch(inputs)
         if self.group_input:
             return super().__call__(images, **kwargs)
-        blocks = images.split(kwargs.pop("batch_size", None) or self._batch_size)
+        blocks = images.split(batch_size)
         results = [r for block in super().__call__(blocks, batch_size=1, **kwargs) for r in block]
         return results[0] if images.single else results
+
+    def _check_call_arguments(self, kwargs) -> None:
+        """A TypeError naming any keyword this task does not take, with the ones it does."""
+        import inspect
+
+        accepted = set(inspect.signature(self._sanitize_parameters).parameters) | {"batch_size", "num_workers"}
+        unknown = sorted(set(kwargs) - accepted)
+        if unknown:
+            task = self.task or self.task_name
+            raise TypeError(f"{task} got unexpected argument(s) {', '.join(unknown)}; it takes "
+                            f"{', '.join(sorted(accepted))}")
 
     def as_batch(self, inputs) -> ImageBatch:
         """The call's inputs as one batch. A task that also takes other inputs (latent codes, a count)
@@ -175,8 +225,10 @@ class NDAPipeline(Pipeline):
 
 
 def seeded_generator(seed: int | None) -> torch.Generator | None:
-    """A CPU ``torch.Generator`` seeded with ``seed`` (None: unseeded draws). hf_nda's random helpers
-    draw on the generator's device, so one CPU generator gives the same output on CPU and GPU."""
+    """A CPU ``torch.Generator`` seeded with ``seed`` (None: unseeded draws; else a non-negative int).
+    hf_nda's random helpers draw on the generator's device, so one CPU generator gives the same output
+    on CPU and GPU."""
+    seed = check_seed(seed)
     return None if seed is None else torch.Generator().manual_seed(seed)
 
 

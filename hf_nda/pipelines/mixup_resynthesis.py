@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from ..modeling import AMRAutoencoder
-from .base import ImageBatch, NDAPipeline, seeded_generator
+from ..modeling.mixers import MIXER_FUNCTIONS
+from .base import ImageBatch, NDAPipeline, check_count, check_seed, seeded_generator
 
 
 class MixupResynthesisPipeline(NDAPipeline):
@@ -46,8 +47,19 @@ class MixupResynthesisPipeline(NDAPipeline):
 
     def _sanitize_parameters(self, weights=None, mixer=None, attributes=None, num_mixes=None,
                              interpolation_steps=None, seed=None):
-        forward = {"weights": weights, "mixer": mixer, "attributes": attributes, "num_mixes": num_mixes or 1,
-                   "interpolation_steps": interpolation_steps, "seed": seed}
+        num_mixes = 1 if num_mixes is None else check_count(num_mixes, "num_mixes")
+        if interpolation_steps is False or interpolation_steps == 0:  # off, as None
+            interpolation_steps = None
+        if interpolation_steps is not None:
+            interpolation_steps = check_count(interpolation_steps, "interpolation_steps", low=2)
+        if mixer is not None and (not isinstance(mixer, str) or mixer not in MIXER_FUNCTIONS):
+            raise ValueError(f"unknown mixer={mixer!r}; choose one of {sorted(MIXER_FUNCTIONS)}")
+        weights = _numbers("weights", weights, "one weight per image, summing to one")
+        attributes = _numbers("attributes", attributes, "an attribute / class vector of length num_classes")
+        if weights is not None and attributes is not None:
+            raise ValueError("pass weights (a mixup / bernoulli mix) or attributes (a class mix), not both")
+        forward = {"weights": weights, "mixer": mixer, "attributes": attributes, "num_mixes": num_mixes,
+                   "interpolation_steps": interpolation_steps, "seed": check_seed(seed)}
         return {}, forward, {}
 
     def preprocess(self, images):
@@ -109,3 +121,19 @@ def _spatial_size(image) -> tuple[int, int]:
     if isinstance(image, np.ndarray):  # channels last unless the first axis is a channel axis
         return shape[:2] if shape[-1] in (1, 3, 4) or shape[0] not in (1, 3, 4) else shape[1:]
     return shape[1:] if shape[0] in (1, 3, 4) else shape[:2]
+
+
+def _numbers(name: str, value, meaning: str):
+    """``value`` (a list, array or tensor of numbers, or None) as a finite float tensor, else a ValueError
+    naming ``name``."""
+    if value is None:
+        return None
+    try:
+        tensor = torch.as_tensor(value, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be numbers ({meaning}), got {type(value).__name__} {value!r:.60}") from None
+    if tensor.ndim == 0 or tensor.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty list of numbers ({meaning}), got {value!r:.60}")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} must be finite numbers ({meaning}), got {value!r:.60}")
+    return tensor

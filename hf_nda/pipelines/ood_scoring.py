@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import torch
 
 from ..modeling import ContrastiveEncoder, NDADiscriminator
-from .base import ImageBatch, NDAPipeline
+from ..processing.base import check_number
+from .base import ImageBatch, NDAPipeline, check_batch_size
 
 
 class OODScoringPipeline(NDAPipeline):
@@ -38,6 +42,8 @@ class OODScoringPipeline(NDAPipeline):
                   "as its discriminator) or its discriminator/ folder, a MoCo run's encoder/ folder.")
 
     def _sanitize_parameters(self, threshold=None):
+        if threshold is not None:
+            threshold = check_number("ood-scoring", "threshold", threshold, meaning="finite score")
         postprocess = {"threshold": threshold} if threshold is not None else {}
         return {}, {}, postprocess
 
@@ -56,21 +62,43 @@ class OODScoringPipeline(NDAPipeline):
 
     def scores(self, inputs, batch_size: int | None = None) -> torch.Tensor:
         """Scores of ``inputs`` as one 1-D float tensor (what metrics and plots consume)."""
-        results = self(inputs, batch_size=batch_size)
+        results = self(inputs, batch_size=self._block_size(batch_size))
         return torch.tensor([r["score"] for r in ([results] if isinstance(results, dict) else results)])
 
     @torch.no_grad()
     def features(self, inputs, batch_size: int | None = None) -> torch.Tensor:
         """The model's ``features`` output for ``inputs`` (N,F), batched like scoring."""
-        blocks = ImageBatch.of(inputs).split(batch_size or self._batch_size)
+        blocks = ImageBatch.of(inputs).split(self._block_size(batch_size))
         return torch.cat([self.model(pixel_values=self.pixel_values(b).to(self.device)).features.float()
                           for b in blocks])
 
+    def _block_size(self, batch_size) -> int:
+        return self._batch_size if batch_size is None else check_batch_size(batch_size)
+
     def fit(self, in_distribution, tpr: float = 0.95, batch_size: int | None = None) -> float:
         """Set the threshold so that a fraction ``tpr`` of ``in_distribution`` images score at or
-        below it (are kept as in-distribution). Stored in ``model.config``; returns it."""
-        if not 0 < tpr < 1:
-            raise ValueError(f"tpr must be in (0, 1), got {tpr}")
+        below it (are kept as in-distribution). Stored in ``model.config``; returns it.
+
+        Needs at least 2 images (a kNN scorer: ``ood_k + 1``, as each fitted image's score skips the
+        image itself); fewer than ``1 / (1 - tpr)`` images (20 at tpr 0.95) give a threshold that is
+        an interpolation between the highest scores, with a warning."""
+        tpr = check_number("fit", "tpr", tpr, low=0, high=1, low_open=True, high_open=True,
+                           meaning="true-positive rate (the kept fraction)")
+        batch_size = self._block_size(batch_size)
+        images = ImageBatch.of(in_distribution)
+        needed = 2
+        if hasattr(self.model, "fit_ood") and self.model.config.ood_method == "knn":
+            needed = max(needed, self.model.config.ood_k + 1)
+        if len(images) < needed:
+            why = (f"the kNN score of each fitted image reads its ood_k={self.model.config.ood_k}-th nearest *other* "
+                   f"image, so pass at least {needed} images or lower scorer.model.config.ood_k" if needed > 2 else
+                   "a threshold needs the spread of several in-distribution scores")
+            raise ValueError(f"fit needs at least {needed} in-distribution images, got {len(images)}: {why}")
+        if len(images) < math.ceil(1 / (1 - tpr)):
+            warnings.warn(f"fit on {len(images)} images at tpr={tpr}: the threshold is interpolated between the "
+                          f"highest scores; {math.ceil(1 / (1 - tpr))} or more images give a real {tpr:.0%} "
+                          "quantile", stacklevel=2)
+        in_distribution = images
         if hasattr(self.model, "fit_ood"):  # feature-distance scorers first store the features
             features = self.features(in_distribution, batch_size=batch_size)
             self.model.fit_ood(features)

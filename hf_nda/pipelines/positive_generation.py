@@ -120,12 +120,13 @@ def positive_pairs(navigator: COPGenNavigator, image_generator, latents, *, num_
         >>> pairs.anchors.shape, pairs.positives.shape  # doctest: +SKIP
         (torch.Size([8, 1, 32, 32]), torch.Size([8, 1, 1, 32, 32]))
     """
-    if not isinstance(num_positives, int) or num_positives < 1:
+    if isinstance(num_positives, bool) or not isinstance(num_positives, (int, np.integer)) or num_positives < 1:
         raise ValueError(f"num_positives must be a positive int, got {num_positives!r}")
+    num_positives = int(num_positives)
     shape = tuple(image_generator.latent_shape)
     if isinstance(latents, (int, np.integer)) and not isinstance(latents, bool):
         latents = image_generator.sample_latents(int(latents), generator=generator)
-    z = as_latents(latents, shape, image_generator.kind).to(navigator.device)
+    z = as_latents(latents, shape, image_generator.kind).to(device=navigator.device, dtype=navigator.dtype)
     n = len(z)
     repeated = z.repeat_interleave(num_positives, dim=0) if num_positives > 1 else z
     was_training = navigator.training
@@ -220,14 +221,21 @@ class PositiveGenerationPipeline(NDAPipeline):
             if inputs < 1:
                 raise ValueError(f"the count of anchors must be >= 1, got {inputs}")
             return _Inputs("count", int(inputs))
+        if isinstance(inputs, (bool, float, np.floating)):
+            raise ValueError(f"the count of anchors must be a positive int, got {inputs!r}")
         shape = tuple(self.image_generator.latent_shape)
+        if isinstance(inputs, torch.Tensor) and not inputs.is_floating_point() and (
+                not self.image_generator.has_encoder or tuple(inputs.shape[1:]) == shape):
+            raise ValueError(f"latents must be a float tensor (N, {', '.join(map(str, shape))}), got dtype "
+                             f"{inputs.dtype}; images go in only for a generator with an encoder")
         if isinstance(inputs, torch.Tensor) and inputs.is_floating_point():
             if tuple(inputs.shape) == shape:
                 return _Inputs("latents", inputs[None], single=True)
             if inputs.ndim == 2 or inputs.ndim >= 2 and inputs[0].numel() == math.prod(shape):
                 return _Inputs("latents", as_latents(inputs, shape, self.image_generator.kind))
         if not self.image_generator.has_encoder:
-            got = f"; got a tensor of shape {tuple(inputs.shape)}" if isinstance(inputs, torch.Tensor) else ""
+            got = (f"; got a {type(inputs).__name__} of shape {tuple(inputs.shape)}"
+                   if isinstance(inputs, (torch.Tensor, np.ndarray)) else f"; got a {type(inputs).__name__}")
             raise ValueError(f"this generator (kind {self.image_generator.kind}) has no encoder; pass latents or a "
                              f"count (latents of shape (N, {', '.join(map(str, shape))})){got}")
         images = ImageBatch.of(inputs)

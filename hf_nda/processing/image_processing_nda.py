@@ -257,7 +257,7 @@ class NDAImageProcessor(TorchvisionBackend):
         ready = ("floats in [-1, 1] are ready pixel_values: give them straight to the model, or to a pipeline as "
                  "one N×C×H×W float tensor")
         if do_rescale:
-            if lo < -0.5 or hi > scale + 0.5:
+            if lo < -0.01 or hi > scale + 0.5:  # below 0 beyond rounding, or above the top
                 hint = ready if lo >= -1.001 and hi <= 1.001 else f"scale the image to [0, {scale:g}] (or to [0, 1] and pass do_rescale=False)"
                 raise ValueError(f"a float image has {span}, but float images are read as [0, {scale:g}] "
                                  f"(do_rescale=True); {hint}")
@@ -267,7 +267,7 @@ class NDAImageProcessor(TorchvisionBackend):
                                  "(in the call or to NDAImageProcessor); " + ready)
         elif lo < -0.002 or hi > 1.002:
             hint = (ready if lo >= -1.001 and hi <= 1.001 else
-                    f"for floats in [0, {scale:g}] leave do_rescale=True" if lo >= -0.5 and hi <= scale + 0.5 else
+                    f"for floats in [0, {scale:g}] leave do_rescale=True" if lo >= -0.01 and hi <= scale + 0.5 else
                     "scale the image to [0, 1]")
             raise ValueError(f"a float image has {span}, but do_rescale=False reads floats as [0, 1]; {hint}")
 
