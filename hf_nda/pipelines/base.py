@@ -22,6 +22,7 @@ a model that makes images is ``image_generator`` or ``decoder``.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,7 +39,9 @@ class ImageBatch:
 
     ``images`` is a list of images (PIL, numpy, tensors, file paths), an N×C×H×W tensor, or a lazy
     ``datasets`` column (decoded one :meth:`split` block at a time). An N×C×H×W *float* tensor is taken
-    as ready ``pixel_values`` in [-1, 1]; everything else goes through the image processor.
+    as ready ``pixel_values`` in [-1, 1] — values beyond it (a [0, 255] tensor) are a ValueError, a
+    batch with no negative value (a [0, 1] tensor?) a warning; everything else goes through the image
+    processor, which reads each image by its pixel type (see :class:`~hf_nda.NDAImageProcessor`).
 
     Example:
         >>> batch = ImageBatch.of([np.zeros((8, 8), np.uint8)] * 5)
@@ -89,6 +92,10 @@ class ImageBatch:
         if not torch.isfinite(self.images).all():
             raise ValueError("the input tensor contains NaN or infinite values; replace them (e.g. torch.nan_to_num) "
                              "or drop those images")
+        expected = (processor.num_channels, processor.size.height, processor.size.width)
+        if tuple(self.images.shape[1:]) != expected:
+            raise ValueError(f"pixel_values of shape {tuple(self.images.shape[1:])} given, the model takes {expected}; "
+                             "pass images (PIL/uint8) to have them resized, or resize the tensor")
         lo, hi = (float(v) for v in torch.aminmax(self.images.detach()))
         if lo < -1 - PIXEL_RANGE_MARGIN or hi > 1 + PIXEL_RANGE_MARGIN:
             raise ValueError(
@@ -97,10 +104,10 @@ class ImageBatch:
                                              "or as x / 127.5 - 1. " if lo >= 0 and hi <= 255.5 else "")
                 + "Floats in [0, 1]: x * 2 - 1; or give the images in any other form (PIL, uint8, a list of "
                   "arrays) to have the image processor read them.")
-        expected = (processor.num_channels, processor.size.height, processor.size.width)
-        if tuple(self.images.shape[1:]) != expected:
-            raise ValueError(f"pixel_values of shape {tuple(self.images.shape[1:])} given, the model takes {expected}; "
-                             "pass images (PIL/uint8) to have them resized, or resize the tensor")
+        if lo >= 0 and hi > lo and len(self.images) > 1:
+            warnings.warn(f"the {len(self.images)} pixel_values given have no negative value (range [{lo:.3g}, "
+                          f"{hi:.3g}]): pixel_values are in [-1, 1] with black at -1; if these are images in [0, 1], "
+                          "pass x * 2 - 1", stacklevel=4)
         return self.images
 
 

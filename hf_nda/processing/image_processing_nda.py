@@ -282,7 +282,7 @@ class NDAImageProcessor(TorchvisionBackend):
         if have == self.num_channels:
             return image
         if have == 3 and self.num_channels == 1:
-            weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+            weights = torch.tensor([0.299, 0.587, 0.114], device=image.device).view(3, 1, 1)
             gray = (image.float() * weights).sum(-3, keepdim=True)
             return gray.round().to(image.dtype) if not image.is_floating_point() else gray.to(image.dtype)
         if have == 1 and self.num_channels == 3:

@@ -158,3 +158,8 @@ def test_valid_arguments_keep_their_meaning(pipes):
     a = mix(IMS[:2], weights=(0.3, 0.7), seed=np.int64(1), interpolation_steps=0)
     assert "interpolation" not in a and len(a["images"]) == 1
     assert seeded_generator(None) is None and seeded_generator(np.int64(3)).initial_seed() == 3
+
+
+def test_a_pixel_values_batch_without_negative_values_is_flagged(pipes):
+    with pytest.warns(UserWarning, match=r"no negative value.*\[0, 1\], pass x \* 2 - 1"):
+        pipes["disc"](torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0)))
