@@ -42,13 +42,11 @@ def cached_pixel_values(name: str, split: str, processor, *, data_dir: str | Non
     under ``HF_NDA_CACHE`` (keyed by size and channels); a path to a saved dataset or an image folder
     is processed without caching.
     """
-    from pathlib import Path
-
     from safetensors.torch import load_file, save_file
 
-    from .sources import cache_dir, load_image_dataset, load_local_path
+    from .sources import cache_dir, is_local_dataset_path, load_image_dataset, load_local_path
 
-    if Path(name).exists():
+    if is_local_dataset_path(name):
         dataset = load_local_path(name, split)
         return dataset_to_pixel_values(dataset, processor), dataset_labels(dataset)
     size, channels = processor.size, processor.num_channels

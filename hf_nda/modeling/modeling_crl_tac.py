@@ -18,6 +18,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .checks import StrictLoadingMixin
 from .configuration_crl_tac import AugmentationPolicyConfig, CRLTACConfig, build_transform_set
 from .modeling_contrastive import ContrastiveEncoder
 
@@ -51,7 +52,7 @@ def _check_images(pixel_values, channels: int, size: int, who: str) -> None:
                          f"canvas), got {tuple(pixel_values.shape[-2:])}")
 
 
-class AugmentationPolicyNetwork(PreTrainedModel):
+class AugmentationPolicyNetwork(StrictLoadingMixin, PreTrainedModel):
     """P(T|x) over a discrete transform set: Conv-ReLU-Conv-ReLU-AvgPool2-FC-FC|T| (paper Fig. 5).
     The last layer starts at zero, so a new policy is exactly uniform (SimCLR's P(T|x)).
 
@@ -201,7 +202,7 @@ def integrate(encoder, transform_set, images: torch.Tensor, weights: torch.Tenso
     return torch.cat(feats), torch.cat(embeds)
 
 
-class CRLTACModel(PreTrainedModel):
+class CRLTACModel(StrictLoadingMixin, PreTrainedModel):
     """Policy P(T|x) + contrastive encoder h; ``get_image_features(x)`` = normalise(E_{P(T|x)} h(T(x)))
     (exact over the transform set, or over the ``topn`` most probable transforms). With a uniform
     policy this is the SimCLR representation. Works with ``pipeline("image-feature-extraction")``.
