@@ -71,12 +71,13 @@ def main(argv=None):
     parser.add_argument("--min_agreement", type=float, default=0.0)
     parser.add_argument("--backbone", default="hf_nda_cnn3")
     parser.add_argument("--copgen_flags", nargs="*", default=[], help="extra hf-nda train copgen flags")
+    parser.add_argument("--variants", nargs="+", default=[*POSITIVES, "real"], choices=[*POSITIVES, "real"])
     parser.add_argument("--output_dir", default="outputs/copgen")
     args = parser.parse_args(argv)
     out = Path(args.output_dir)
     results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
     for seed in args.seeds:
-        for positive in POSITIVES:
+        for positive in [p for p in POSITIVES if p in args.variants]:
             key = f"{positive}/{seed}"
             if key in results:
                 continue
@@ -89,7 +90,7 @@ def main(argv=None):
             results[key] = {"linear_top1": probe["linear_top1"], "knn_top1": probe["knn_top1"],
                             "agreement": pair_agreement(pairs), "navigator": history[-1] if history else None}
             (out / "results.json").write_text(json.dumps(results, indent=2))
-        if f"real/{seed}" not in results:
+        if "real" in args.variants and f"real/{seed}" not in results:
             probe = contrastive_run(args, seed, out, "real", [])
             results[f"real/{seed}"] = {"linear_top1": probe["linear_top1"], "knn_top1": probe["knn_top1"]}
             (out / "results.json").write_text(json.dumps(results, indent=2))
