@@ -172,11 +172,14 @@ def main(argv=None) -> int:
     _quiet_libraries()
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if getattr(args, "passthrough", False):
+    if getattr(args, "passthrough", False):  # training: the trainer's own parser and errors
         return args.func(args, rest) or 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    args.func(args)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, OSError) as error:  # a bad argument or input: its message, not a traceback
+        parser.exit(2, f"hf-nda {args.command}: error: {error}\n")
     return 0
 
 

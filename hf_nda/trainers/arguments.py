@@ -95,5 +95,10 @@ def parse_args(argument_classes, argv=None):
 def run_cli(trainer_class, argv=None) -> int:
     """Entry point shared by ``python -m hf_nda.trainers.<family>`` and ``hf-nda train <family>``."""
     (args,) = parse_args(trainer_class.arguments_class, argv)
+    try:
+        args.validate()
+    except ValueError as error:  # a bad flag: its message and exit code 2 (as argparse does), before any work
+        print(f"hf-nda train {trainer_class.family}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     trainer_class(args, argv).train()
     return 0
