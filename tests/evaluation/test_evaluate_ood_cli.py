@@ -31,6 +31,7 @@ def test_push_dry_run_lists_the_hub_files_only(tiny_gan_run, capsys):
     assert not any(f.startswith(("checkpoints/", "logs/")) for f in files)
 
 
-def test_evaluate_ood_on_a_folder_without_a_model(tmp_path):
-    with pytest.raises(ValueError, match="holds no model"):
+def test_evaluate_ood_on_a_folder_without_a_model(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         main(["evaluate-ood", "--model", str(tmp_path), "--dataset", "digits"])
+    assert exit_info.value.code == 2 and "holds no model" in capsys.readouterr().err
