@@ -63,3 +63,26 @@ def run_trainer_module(family: str, argv, env_extra=None, check=True, processes:
     if check and proc.returncode != 0:
         raise AssertionError(proc.stderr[-3000:])
     return proc
+
+
+def kill_and_resume(family: str, flags, tmp_path, kill_after_step: int):
+    """Train ``flags`` straight through into ``tmp_path/straight``; into ``tmp_path/resumed`` SIGKILL
+    it after ``kill_after_step`` and run the same command again. Returns both run directories."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    run_trainer_module(family, [*flags, "--output_dir", str(straight)])
+    killed = run_trainer_module(family, [*flags, "--output_dir", str(resumed)], kill_after_step=kill_after_step,
+                                check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    run_trainer_module(family, [*flags, "--output_dir", str(resumed)])
+    return straight, resumed
+
+
+def assert_same_weights(run_a, run_b, parts) -> None:
+    """Every tensor of every part's ``model.safetensors`` is bitwise equal in the two runs."""
+    from safetensors.torch import load_file
+
+    for part in parts:
+        a, b = load_file(run_a / part / "model.safetensors"), load_file(run_b / part / "model.safetensors")
+        assert a.keys() == b.keys(), part
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{part}/{key}"

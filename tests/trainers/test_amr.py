@@ -3,13 +3,12 @@ import math
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from transformers import AutoModel
 
 import hf_nda  # noqa: F401
 from hf_nda.trainers.amr import (AMRTrainer, AMRTrainingArguments, acai_critic_loss, autoencoder_loss,
                                  amr_discriminator_loss, soft_cross_entropy)
-from tests.conftest import run_trainer_module
+from tests.conftest import assert_same_weights, kill_and_resume, run_trainer_module
 
 TINY = ["--dataset", "digits", "--image_size", "16", "--batch_size", "16", "--base_channels", "4",
         "--d_channels", "4", "--report_to", "none", "--logging_steps", "1"]
@@ -104,15 +103,8 @@ def run_module(argv, **kwargs):
 
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     common = TINY + ["--max_steps", "6", "--save_steps", "3", "--sample_steps", "0", "--mixer", "bernoulli"]
-    run_module(common + ["--output_dir", str(tmp_path / "straight")])
-    killed = run_module(common + ["--output_dir", str(tmp_path / "resumed")],
-                        kill_after_step=3, check=False)
-    assert killed.returncode == -9
-    run_module(common + ["--output_dir", str(tmp_path / "resumed")])
-    for part in ("autoencoder", "discriminator"):
-        a = load_file(tmp_path / "straight" / part / "model.safetensors")
-        b = load_file(tmp_path / "resumed" / part / "model.safetensors")
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
+    straight, resumed = kill_and_resume("amr", common, tmp_path, kill_after_step=3)
+    assert_same_weights(straight, resumed, ("autoencoder", "discriminator"))
     steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]  # streamed: the killed run's rows kept, the rest appended once
 

@@ -10,7 +10,7 @@ from transformers import AutoModel
 import hf_nda  # noqa: F401
 from hf_nda import COPGenNavigator, COPGenNavigatorConfig
 from hf_nda.trainers.copgen import COPGenTrainer, COPGenTrainingArguments
-from tests.conftest import run_trainer_module
+from tests.conftest import assert_same_weights, kill_and_resume
 
 
 def copgen_args(out, generator, **kw):
@@ -110,15 +110,8 @@ def test_killed_run_resumes_to_identical_weights(tiny_gan_run, tmp_path):
     flags = ["--generator", str(tiny_gan_run), "--dataset", "digits", "--batch_size", "16", "--max_steps", "6",
              "--save_steps", "3", "--eval_steps", "2", "--eval_latents", "64", "--min_agreement", "0.5",
              "--report_to", "none", "--sample_steps", "0", "--logging_steps", "1"]
-    run_trainer_module("copgen", flags + ["--output_dir", str(tmp_path / "straight")])
-    killed = run_trainer_module("copgen", flags + ["--output_dir", str(tmp_path / "resumed")], kill_after_step=4,
-                                check=False)
-    assert killed.returncode == -9
-    run_trainer_module("copgen", flags + ["--output_dir", str(tmp_path / "resumed")])
-    for part in ("navigator", "estimator"):
-        a = load_file(tmp_path / "straight" / part / "model.safetensors")
-        b = load_file(tmp_path / "resumed" / part / "model.safetensors")
-        assert all(torch.equal(a[k], b[k]) for k in a), part
+    straight, resumed = kill_and_resume("copgen", flags, tmp_path, kill_after_step=4)
+    assert_same_weights(straight, resumed, ("navigator", "estimator"))
 
 
 def test_bad_arguments_get_clear_errors(tiny_gan_run, tmp_path):

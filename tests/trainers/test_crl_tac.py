@@ -3,13 +3,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 from hf_nda.trainers import trainer_class
 from hf_nda.trainers.contrastive import nt_xent
 from hf_nda.trainers.crl_tac import (CRLTACTrainer, CRLTACTrainingArguments, distinct_views, h_objective,
                                      policy_objective)
-from tests.conftest import run_trainer_module
+from tests.conftest import assert_same_weights, kill_and_resume
 
 TINY = ["--dataset", "canvas_mnist", "--max_train_samples", "64", "--batch_size", "8", "--num_views", "2",
         "--crop_stride", "16", "--projection_dim", "8", "--projection_hidden_dim", "16", "--report_to", "none",
@@ -139,16 +138,8 @@ def test_run_exports_loadable_parts_and_resumes_after_a_kill(tmp_path):
     from hf_nda import CRLTACModel
 
     flags = TINY + ["--max_steps", "4", "--save_steps", "2"]
-    run_trainer_module("crl-tac", flags + ["--output_dir", str(tmp_path / "straight")])
-    # the module is hf_nda.trainers.crl_tac; the crash drill takes the family name, crl-tac
-    killed = run_trainer_module("crl-tac", flags + ["--output_dir", str(tmp_path / "resumed")], kill_after_step=3,
-                                check=False)
-    assert killed.returncode == -9
-    run_trainer_module("crl-tac", flags + ["--output_dir", str(tmp_path / "resumed")])
-    for part in ("policy", "encoder"):
-        a = load_file(tmp_path / "straight" / part / "model.safetensors")
-        b = load_file(tmp_path / "resumed" / part / "model.safetensors")
-        assert all(torch.equal(a[k], b[k]) for k in a), part
+    straight, resumed = kill_and_resume("crl-tac", flags, tmp_path, kill_after_step=3)
+    assert_same_weights(straight, resumed, ("policy", "encoder"))
     model = AutoModel.from_pretrained(tmp_path / "straight")
     assert isinstance(model, CRLTACModel) and model.transform_set.num_transforms == 25
     assert "CRL-TAC" in (tmp_path / "straight" / "README.md").read_text()

@@ -7,7 +7,7 @@ from transformers import AutoModel
 
 import hf_nda  # noqa: F401
 from hf_nda.trainers.gan import NDAGANTrainer, NDAGANTrainingArguments
-from tests.conftest import run_trainer_module
+from tests.conftest import assert_same_weights, kill_and_resume, run_trainer_module
 
 TINY = ["--dataset", "digits", "--image_size", "28", "--batch_size", "16", "--g_channels", "8", "--d_channels", "8",
         "--latent_dim", "16", "--d_steps", "1", "--report_to", "none", "--logging_steps", "1"]
@@ -50,19 +50,8 @@ def test_training_lowers_d_loss_and_moves_g(tmp_path):
 
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     common = TINY + ["--max_steps", "8", "--save_steps", "4", "--sample_steps", "0", "--nda", "jigsaw"]
-    run_module(common + ["--output_dir", str(tmp_path / "straight")])
-    killed = run_module(common + ["--output_dir", str(tmp_path / "resumed")],
-                        kill_after_step=4, check=False)
-    assert killed.returncode == -9  # SIGKILL right after the step-4 checkpoint
-    assert not (tmp_path / "resumed" / "generator").exists()
-    assert (tmp_path / "resumed" / "checkpoints" / "step-0000004" / "trainer_state.json").exists()
-    run_module(common + ["--output_dir", str(tmp_path / "resumed")])
-    for part in ("generator", "discriminator"):
-        a = load_file(tmp_path / "straight" / part / "model.safetensors")
-        b = load_file(tmp_path / "resumed" / part / "model.safetensors")
-        assert a.keys() == b.keys()
-        for key in a:
-            assert torch.equal(a[key], b[key]), f"{part}/{key}"
+    straight, resumed = kill_and_resume("gan", common, tmp_path, kill_after_step=4)  # right after the step-4 checkpoint
+    assert_same_weights(straight, resumed, ("generator", "discriminator"))
     steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log_history.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # streamed: the killed run's rows kept, the rest appended once
 
