@@ -33,7 +33,7 @@ def navigator_run(args, positive: str, seed: int, out: Path) -> Path:
                   "--max_steps", str(args.navigator_steps), "--batch_size", "64", "--seed", str(seed),
                   "--eval_steps", str(args.navigator_steps // 5), "--min_agreement", str(args.min_agreement),
                   "--sample_steps", str(args.navigator_steps), "--save_steps", str(args.navigator_steps),
-                  "--report_to", "none", "--output_dir", str(run), *args.copgen_flags])
+                  "--report_to", "none", "--output_dir", str(run), *args.copgen_flags.split()])
     return run
 
 
@@ -70,7 +70,7 @@ def main(argv=None):
     parser.add_argument("--num_pairs", type=int, default=20000)
     parser.add_argument("--min_agreement", type=float, default=0.0)
     parser.add_argument("--backbone", default="hf_nda_cnn3")
-    parser.add_argument("--copgen_flags", nargs="*", default=[], help="extra hf-nda train copgen flags")
+    parser.add_argument("--copgen_flags", default="", help='extra hf-nda train copgen flags, one string: "--navigator_lr 1e-4"')
     parser.add_argument("--variants", nargs="+", default=[*POSITIVES, "real"], choices=[*POSITIVES, "real"])
     parser.add_argument("--output_dir", default="outputs/copgen")
     args = parser.parse_args(argv)
