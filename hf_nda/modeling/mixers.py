@@ -24,7 +24,7 @@ def check_weights(weights: torch.Tensor, n: int, k: int) -> torch.Tensor:
     if tuple(weights.shape) != (n, k):
         raise ValueError(f"mixing weights must have {k} entries (one per code) for each of the {n} mixes, "
                          f"got shape {tuple(weights.shape)}")
-    if (weights < 0).any() or not torch.allclose(weights.sum(1), torch.ones(n), atol=WEIGHT_TOLERANCE):
+    if (weights < 0).any() or not torch.allclose(weights.sum(1), weights.new_ones(n), atol=WEIGHT_TOLERANCE):
         raise ValueError(f"mixing weights must be >= 0 and sum to one, got row sums {weights.sum(1).tolist()}")
     return weights
 

@@ -17,7 +17,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .blocks import maybe_sn
-from .checks import check_input, check_labels
+from .checks import check_input
 from .configuration_amr import LATENT_SIZE, AMRConfig, AMRDiscriminatorConfig
 from .mixers import MIXER_FUNCTIONS, ClassMixer
 from .modeling_nda_gan import NDAPreTrainedModel

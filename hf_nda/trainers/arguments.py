@@ -67,6 +67,9 @@ class BaseTrainingArguments:
         if self.save_steps < 0 or self.sample_steps < 0:
             raise ValueError(f"--save_steps and --sample_steps must be >= 0 (0: only at the end), got "
                              f"{self.save_steps} and {self.sample_steps}")
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ValueError(f"--batch_size ({self.batch_size}) must be a multiple of --gradient_accumulation_steps "
+                             f"({self.gradient_accumulation_steps}): micro-batches of one size")
         if self.max_train_samples is not None and self.max_train_samples < self.batch_size:
             raise ValueError(f"--max_train_samples ({self.max_train_samples}) is smaller than one batch "
                              f"(--batch_size {self.batch_size}): every batch would repeat images")

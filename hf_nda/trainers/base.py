@@ -46,7 +46,8 @@ from tqdm.auto import tqdm
 
 from .arguments import BaseTrainingArguments, negative_names, parse_args, run_cli  # noqa: F401  (re-exported)
 from .parameters import ema_with_warmup, freeze
-from .run_dir import (HARMLESS_FLAGS, LOG_FILE, TrainingDivergedError, check_recipe, checkpoint_problem, non_finite,
+from .run_dir import (HARMLESS_FLAGS, LOG_FILE, RecipeChangedError, TrainingDivergedError, check_recipe,
+                      checkpoint_problem, non_finite,
                       read_log_history, truncate_log)
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class BaseTrainer:
         self.checkpointed_frozen: set[str] = set()
         self.ema: dict[str, AveragedModel] = {}
         self.source = None
+        self.recipe_changes = self.claim_output_dir()  # before build(), which may write (e.g. a fitted prior)
+        self.resumed_step: int | None = None
         self.build()
         if self.source is None:
             raise TypeError(f"{type(self).__name__}.build() must set self.source (see hf_nda.data.batches)")
@@ -231,7 +234,7 @@ class BaseTrainer:
     # ---- the loop ----------------------------------------------------------------------------
     def train(self) -> Path:
         args, acc = self.args, self.accelerator
-        self.prepare_output_dir()
+        self.record_run_info()
         acc.wait_for_everyone()
         self.step = start = self.resume_if_possible() if args.resume else 0
         if acc.log_with:
@@ -270,26 +273,40 @@ class BaseTrainer:
             push_run(self.output_dir, args.hub_model_id or self.output_dir.name)
         return self.output_dir
 
-    def prepare_output_dir(self) -> None:
-        """Refuse a resume with another recipe before anything is written (every rank checks; the
-        main process then writes ``run_info.json``, recording harmless changes), or clear the old run
-        with ``--overwrite_output_dir``."""
+    def claim_output_dir(self) -> dict:
+        """Before anything is written: clear the old run with ``--overwrite_output_dir``, or refuse a run
+        directory that holds another recipe (or any run, with ``--resume false``); every rank checks.
+        Returns the harmless flag changes of a resume. ``max_steps`` is harmless only for a constant
+        schedule: a decaying one is laid out over ``max_steps``."""
         args, acc = self.args, self.accelerator
         run_info = self.output_dir / "run_info.json"
-        flags = dataclasses.asdict(args)
         if args.overwrite_output_dir and run_info.exists():
             acc.wait_for_everyone()
             if acc.is_main_process:
                 shutil.rmtree(self.output_dir)
                 logger.warning("--overwrite_output_dir: removed the previous run in %s", self.output_dir)
             acc.wait_for_everyone()
-        changes = check_recipe(self.output_dir, self.family, flags, self.harmless_flags) if args.resume else {}
+        elif run_info.exists() and not args.resume:
+            raise RecipeChangedError(f"{self.output_dir} holds a run and --resume is false: a new run there would mix "
+                                     "with its checkpoints and logs. Use another --output_dir, or "
+                                     "--overwrite_output_dir true to discard it.")
+        harmless = self.harmless_flags
+        if args.lr_scheduler_type not in ("constant", "constant_with_warmup"):
+            harmless = harmless - {"max_steps"}
+        return check_recipe(self.output_dir, self.family, dataclasses.asdict(args), harmless)
+
+    def record_run_info(self) -> None:
+        """Write ``run_info.json`` (main process): the flags, and the restarts with their harmless changes."""
+        args, acc = self.args, self.accelerator
         if not acc.is_main_process:
             return
+        run_info = self.output_dir / "run_info.json"
+        flags = dataclasses.asdict(args)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        info = json.loads(run_info.read_text()) if run_info.exists() and args.resume else {}
+        info = json.loads(run_info.read_text()) if run_info.exists() else {}
         restarts = info.get("restarts", [])
         if info:
+            changes = self.recipe_changes
             restarts.append({"command": self.command, "changed": {k: new for k, (_, new) in changes.items()}})
         info = {"family": self.family, "command": info.get("command", self.command),
                 "num_processes": acc.num_processes, "args": flags, "restarts": restarts}
@@ -364,7 +381,7 @@ class BaseTrainer:
         bad = non_finite(modules={name: self.unwrap(name) for name in self.models})
         if bad:
             self.diverged(f"non-finite weights ({', '.join(bad[:5])}) at step {self.step}")
-        if final.is_dir() and checkpoint_problem(final) is None:
+        if self.step == self.resumed_step and final.is_dir() and checkpoint_problem(final) is None:
             return  # a finished run started again: this very state is saved already
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -382,8 +399,10 @@ class BaseTrainer:
         acc.wait_for_everyone()
 
     def resume_if_possible(self) -> int:
-        """Load the newest loadable checkpoint; a damaged one is skipped with a warning."""
-        for checkpoint in reversed(self.checkpoints()):
+        """Load the newest loadable checkpoint; a damaged one is skipped with a warning (none loadable
+        while some exist: an error, rather than a silent restart over them)."""
+        found = self.checkpoints()
+        for checkpoint in reversed(found):
             problem = checkpoint_problem(checkpoint)
             if problem is None:
                 try:
@@ -397,7 +416,11 @@ class BaseTrainer:
                 truncate_log(self.output_dir / LOG_FILE, step)
             self.accelerator.wait_for_everyone()
             logger.info("resumed from %s (step %d)", checkpoint, step)
+            self.resumed_step = step
             return step
+        if found:
+            raise RuntimeError(f"none of the checkpoints in {self.checkpoint_dir()} can be loaded (see the warnings); "
+                               "move them away to start over, or use --overwrite_output_dir true")
         return 0
 
     def load_checkpoint(self, checkpoint: Path) -> int:

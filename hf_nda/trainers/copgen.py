@@ -113,7 +113,9 @@ class COPGenTrainer(BaseTrainer):
     loads_as = "navigator"
     card_template = "copgen"
     card_tags = ("contrastive-learning", "positive-generation", "latent-navigation", "cop-gen")
-    harmless_flags = HARMLESS_FLAGS | {"eval_steps", "eval_latents", "min_agreement", "patience", "num_samples"}
+    # image_size / num_channels are the generator's (set in build); the monitor's flags do not change training
+    harmless_flags = HARMLESS_FLAGS | {"image_size", "num_channels", "eval_steps", "eval_latents", "min_agreement",
+                                       "patience", "num_samples"}
 
     def build(self) -> None:
         args = self.args
@@ -302,8 +304,11 @@ class Monitor:
         return self.classifier.agreement(torch.cat(anchors), torch.cat(positives))
 
     def evaluate(self, step: int) -> dict[str, float]:
+        from accelerate.utils import broadcast_object_list
+
         args, navigator = self.trainer.args, self.trainer.unwrap("navigator")
-        value = self.agreement(navigator)
+        # the main process decides: every rank then keeps/stops alike (a split decision would hang DDP)
+        value = broadcast_object_list([self.agreement(navigator)], from_process=0)[0]
         if value >= args.min_agreement:
             self.kept = {k: v.detach().clone() for k, v in navigator.state_dict().items()}
             self.kept_step, self.misses = step, 0
@@ -326,9 +331,11 @@ class Monitor:
         return {**state, **{f"monitor.kept.{k}": v for k, v in (self.kept or {}).items()}}
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.kept_step, self.misses = int(state["monitor.kept_step"]), int(state["monitor.misses"])
+        self.kept_step = int(state.get("monitor.kept_step", 0))  # absent: saved with the monitor off
+        self.misses = int(state.get("monitor.misses", 0))
         kept = {k[len("monitor.kept."):]: v for k, v in state.items() if k.startswith("monitor.kept.")}
         self.kept = kept or None
+        self.trainer.stop_requested = self.misses >= self.trainer.args.patience  # a run that had stopped stays stopped
 
 
 def main(argv=None) -> int:

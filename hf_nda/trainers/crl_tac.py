@@ -48,6 +48,7 @@ from ..modeling.modeling_crl_tac import AugmentationPolicyNetwork, CRLTACModel, 
 from ..processing.discrete import CropGrid
 from .arguments import BaseTrainingArguments, run_cli
 from .base import BaseTrainer
+from .run_dir import HARMLESS_FLAGS
 
 POLICIES = ("learned", "uniform")
 POLICY_UPDATES = ("exact", "sampled")
@@ -148,6 +149,9 @@ class CRLTACTrainingArguments(BaseTrainingArguments):
 
     def validate(self) -> None:
         super().validate()
+        if self.gradient_accumulation_steps != 1:
+            raise ValueError("CRL-TAC's objective (2) compares every view with the whole batch: use "
+                             "--gradient_accumulation_steps 1 and a larger --batch_size or more processes")
         if self.policy not in POLICIES:
             raise ValueError(f"--policy must be one of {POLICIES}, got {self.policy!r}")
         if self.policy_update not in POLICY_UPDATES:
@@ -178,6 +182,7 @@ class CRLTACTrainer(BaseTrainer):
     loads_as = "crl_tac"
     card_template = "crl_tac"
     card_tags = ("contrastive-learning", "augmentation-policy", "crl-tac", "image-feature-extraction")
+    harmless_flags = HARMLESS_FLAGS | {"num_samples"}
 
     def build(self) -> None:
         args = self.args

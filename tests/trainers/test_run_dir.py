@@ -119,3 +119,23 @@ def test_bad_run_flags_get_clear_errors(tmp_path):
     for change, message in cases:
         with pytest.raises(ValueError, match=message):
             NDAGANTrainingArguments(**{**TINY, "output_dir": str(tmp_path / "run"), **change}).validate()
+
+
+def test_resume_false_on_an_existing_run_is_refused(tmp_path):
+    gan(tmp_path).train()
+    with pytest.raises(RecipeChangedError, match="--resume is false"):
+        gan(tmp_path, resume=False)
+
+
+def test_max_steps_may_change_only_under_a_constant_schedule(tmp_path):
+    gan(tmp_path, lr_scheduler_type="linear").train()
+    with pytest.raises(RecipeChangedError, match="--max_steps"):
+        gan(tmp_path, lr_scheduler_type="linear", max_steps=8)
+
+
+def test_no_loadable_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
+    gan(tmp_path).train()
+    for checkpoint in (tmp_path / "checkpoints").iterdir():
+        (checkpoint / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(RuntimeError, match="none of the checkpoints"):
+        gan(tmp_path, max_steps=6).train()
