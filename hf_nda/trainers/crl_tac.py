@@ -34,6 +34,7 @@ Run as ``hf-nda train crl-tac ...``, ``python -m hf_nda.trainers.crl_tac ...`` o
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, field
@@ -55,6 +56,21 @@ POLICY_UPDATES = ("exact", "sampled")
 
 
 # ---- objective (2) -------------------------------------------------------------------------------
+def _in_float32(objective):
+    """Objective (2) is a difference of logs of sums, about the size of the λ·H term: computed in float32
+    even under bf16/fp16 autocast (float arguments cast up, autocast off inside)."""
+
+    @functools.wraps(objective)
+    def run(*args, **kwargs):
+        args = [a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args]
+        device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+        with torch.autocast(device_type=device, enabled=False):
+            return objective(*args, **kwargs)
+
+    return run
+
+
+@_in_float32
 def h_objective(z: torch.Tensor, beta: float, jensen: bool = True) -> torch.Tensor:
     """Estimate of objective (2) from m views of each of N images (eq. 18–19), z: N,m,D normalised.
 
@@ -85,6 +101,7 @@ def h_objective(z: torch.Tensor, beta: float, jensen: bool = True) -> torch.Tens
     return (num - den).mean()
 
 
+@_in_float32
 def policy_objective(weights: torch.Tensor, view_index: torch.Tensor, codes: torch.Tensor,
                      beta: float) -> torch.Tensor:
     """Objective (2) as a function of the policy, h fixed (mean approximation Z ≈ h(T(x))):

@@ -153,3 +153,16 @@ def test_recipe_parses_and_validates():
     (args,) = parse_args(CRLTACTrainingArguments, [str(Path(__file__).parents[2] / "configs/recipes/crl_tac_canvas_mnist.yaml")])
     args.validate()
     assert args.dataset == "canvas_mnist" and args.num_views == 8 and args.policy_head == "crops"
+
+
+def test_objectives_stay_float32_under_bf16_autocast():
+    from hf_nda.trainers.crl_tac import h_objective, policy_objective
+
+    z = torch.nn.functional.normalize(torch.randn(4, 3, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+    codes = torch.nn.functional.normalize(torch.randn(5, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    weights, index = torch.full((2, 3), 1 / 3), torch.tensor([[0, 1, 2], [0, 3, 4]])
+    plain = (h_objective(z, 0.5), policy_objective(weights, index, codes, 0.5))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = (h_objective(z.bfloat16(), 0.5), policy_objective(weights, index, codes.bfloat16(), 0.5))
+    assert all(m.dtype == torch.float32 for m in mixed)
+    assert torch.allclose(plain[1], mixed[1], atol=1e-2) and torch.allclose(plain[0], mixed[0], atol=1e-2)
