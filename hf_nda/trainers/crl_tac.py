@@ -278,7 +278,7 @@ class CRLTACTrainer(BaseTrainer):
             weights = out.probs if candidates is None else _renormalised(out.probs.gather(1, candidates))
             objective = policy_objective(weights, view_index, codes, args.beta)
             entropy = out.entropy.mean()
-            stats.update(policy_objective=float(objective.detach()), entropy=float(entropy.detach()))
+            stats.update(policy_objective=float(objective.detach()))  # H(T|x) is logged after the update
             return -(objective + args.entropy_weight * entropy)
 
         self.backward_and_step("policy", loss_fn, [None])
