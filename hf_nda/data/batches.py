@@ -162,10 +162,9 @@ class LatentSource:
         self.batch_size = self.seed = None
 
     def _truncated_normal(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        z = torch.empty(n, self.latent_dim)
-        if self.truncation is None:
-            return z.normal_(generator=generator)
-        return torch.nn.init.trunc_normal_(z, a=-self.truncation, b=self.truncation, generator=generator)
+        from ..modeling.generators.base import standard_normal
+
+        return standard_normal((n, self.latent_dim), self.truncation, generator, torch.device("cpu"))
 
     def bind(self, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
         self.batch_size, self.seed, self.rank = batch_size, seed, rank

@@ -10,6 +10,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
+from .generators.base import standard_normal
 from .configuration_copgen import COPGenNavigatorConfig
 from .checks import StrictLoadingMixin, check_input
 
@@ -72,8 +73,8 @@ class COPGenNavigator(StrictLoadingMixin, PreTrainedModel):
         if cfg.positive == "none":
             offsets = raw = torch.zeros_like(z)
         elif cfg.positive == "gaussian":  # GenRep: σ · N(0, I) truncated to [−2, 2]
-            noise = torch.empty(z.shape, dtype=z.dtype, device=generator.device if generator else z.device)
-            offsets = raw = cfg.sigma * nn.init.trunc_normal_(noise, a=-2.0, b=2.0, generator=generator).to(z.device)
+            noise = standard_normal(tuple(z.shape), 2.0, generator, z.device).to(z)
+            offsets = raw = cfg.sigma * noise
         else:
             raw = self.transform(z)
             offsets = raw - self._shared_offset(raw) if cfg.center else raw
