@@ -13,7 +13,7 @@ that decide them, and the fix.
 **Inputs.** :func:`check_input` and :func:`check_labels` give every forward the same errors — an
 argument that is not a tensor, has the wrong rank or shape, an integer dtype, a dtype or device
 other than the weights', or NaN — each naming the argument and the fix, instead of a dtype error from
-inside a convolution or an ``IndexError`` from an embedding. NaN/inf are checked in ``eval()`` mode
+inside a convolution or an ``IndexError`` from an embedding. NaN/inf are checked in evaluation mode
 (inference); in training the trainers' divergence check reports them with the step.
 """
 

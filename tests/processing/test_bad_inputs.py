@@ -211,7 +211,7 @@ def test_a_lone_negative_name_is_one_transform():
     assert NDAImageProcessor(negatives="cutout").negatives == ["cutout"]
 
 
-def _same_as_8bit(proc, image, reference=RAMP):
+def _assert_same_as_8bit(proc, image, reference=RAMP):
     expected = proc(reference, return_tensors="pt").pixel_values
     got = proc(image, return_tensors="pt").pixel_values
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
@@ -233,9 +233,9 @@ def _same_as_8bit(proc, image, reference=RAMP):
 ])
 def test_every_bit_depth_is_read_by_its_real_range(proc, name, image):
     reference = (RAMP // 2) if "small" in name else RAMP
-    _same_as_8bit(proc, image, reference)
+    _assert_same_as_8bit(proc, image, reference)
     if isinstance(image, np.ndarray):
-        _same_as_8bit(proc, [image, image], [reference, reference])
+        _assert_same_as_8bit(proc, [image, image], [reference, reference])
 
 
 def test_one_bit_and_bool_images_are_black_and_white(proc):
