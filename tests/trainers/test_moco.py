@@ -232,9 +232,10 @@ def test_queue_and_key_encoder_survive_resume(trained, tmp_path):
 
     resumed_dir = tmp_path / "resumed"
     main(TINY + ["--max_steps", "2", "--save_steps", "2", "--output_dir", str(resumed_dir)])
-    args = NDAMoCoTrainingArguments(output_dir=str(resumed_dir), dataset="digits", batch_size=16, queue_size=64,
-                                    projection_dim=16, projection_hidden_dim=32, report_to="none")
-    trainer = NDAMoCoTrainer(args, argv=[])
+    from hf_nda.trainers.arguments import parse_args
+
+    (args,) = parse_args(NDAMoCoTrainingArguments, TINY + ["--max_steps", "2", "--output_dir", str(resumed_dir)])
+    trainer = NDAMoCoTrainer(args, argv=[])  # the same recipe: a resume
     fresh_queue = trainer.queue.keys.clone()
     step = trainer.resume_if_possible()
     saved = load_file(resumed_dir / "checkpoints" / "step-0000002" / "extra_state.safetensors")
