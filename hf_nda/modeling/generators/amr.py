@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from ..configuration_amr import LATENT_SIZE
 from ..modeling_amr import AMRAutoencoder
-from .base import GeneratorAdapter, model_type_at, resolve_file, split_hub_kwargs
+from .base import GeneratorAdapter, resolve_file, split_hub_kwargs
 
 PRIOR_FILE = "latent_prior.safetensors"
 
@@ -47,6 +47,7 @@ class AMRGeneratorAdapter(GeneratorAdapter):
 
     kind = "amr"
     has_encoder = True
+    model_type = "amr_autoencoder"
     subfolders = ("", "autoencoder")  # an autoencoder folder, or an AMR run (autoencoder/ and a top-level copy)
 
     def __init__(self, autoencoder: AMRAutoencoder, source: str = "", truncation: float | None = None,
@@ -62,11 +63,6 @@ class AMRGeneratorAdapter(GeneratorAdapter):
         self.prior_num_images = 0
 
     # ---- loading ----------------------------------------------------------------------------------
-    @classmethod
-    def locate(cls, source: str, **hub_kwargs) -> str | None:
-        return next((sub for sub in cls.subfolders if model_type_at(source, sub, **hub_kwargs) == "amr_autoencoder"),
-                    None)
-
     @classmethod
     def from_pretrained(cls, source, *, truncation: float | None = None, prior_source: str | None = None,
                         subfolder: str | None = None, **kwargs) -> "AMRGeneratorAdapter":

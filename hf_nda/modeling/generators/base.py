@@ -96,6 +96,14 @@ class GeneratorAdapter(nn.Module):
     kind: ClassVar[str] = ""
     has_encoder: ClassVar[bool] = False
     encoder_hint: ClassVar[str] = ""  # why there is no encode, and what to do instead
+    model_type: ClassVar[str] = ""  # the transformers model_type this adapter wraps
+    subfolders: ClassVar[tuple[str, ...]] = ("",)  # where in a folder / run directory to look for it
+
+    @classmethod
+    def locate(cls, source: str, **hub_kwargs) -> str | None:
+        """The subfolder of ``source`` holding this adapter's model ("" for the top), or None."""
+        return next((sub for sub in cls.subfolders if model_type_at(source, sub, **hub_kwargs) == cls.model_type),
+                    None)
 
     def __init__(self, model: nn.Module, source: str, latent_shape: tuple[int, ...], image_size,
                  num_channels: int, truncation: float | None = None, num_classes: int = 0,

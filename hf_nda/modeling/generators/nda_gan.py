@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..modeling_nda_gan import NDAGenerator
-from .base import GeneratorAdapter, model_type_at, split_hub_kwargs
+from .base import GeneratorAdapter, split_hub_kwargs
 
 
 class NDAGeneratorAdapter(GeneratorAdapter):
@@ -27,6 +27,7 @@ class NDAGeneratorAdapter(GeneratorAdapter):
     kind = "nda_gan"
     encoder_hint = ("a GAN generator has no inverse; pass latent codes (or a count) instead of images, or use an "
                     "AMR autoencoder or a DDIM diffusion model, whose adapters can encode")
+    model_type = "nda_generator"
     subfolders = ("", "generator")  # a generator folder, or an NDA-GAN run (discriminator at its top)
 
     def __init__(self, generator: NDAGenerator, source: str = "", truncation: float | None = None,
@@ -36,12 +37,6 @@ class NDAGeneratorAdapter(GeneratorAdapter):
         c = generator.config
         super().__init__(generator, source, (c.latent_dim,), c.image_size, c.num_channels, truncation,
                          num_classes=c.num_classes, class_label=class_label, revision=revision)
-
-    @classmethod
-    def locate(cls, source: str, **hub_kwargs) -> str | None:
-        """The subfolder of ``source`` holding an NDAGenerator ("" for the top), or None."""
-        return next((sub for sub in cls.subfolders if model_type_at(source, sub, **hub_kwargs) == "nda_generator"),
-                    None)
 
     @classmethod
     def from_pretrained(cls, source, *, truncation: float | None = None, class_label: int | None = None,
