@@ -135,7 +135,7 @@ def test_recipe_parses_and_validates():
 
     from hf_nda.trainers.arguments import parse_args
 
-    recipe = Path(__file__).parents[2] / "configs" / "recipes" / "amr_mnist.yaml"
+    recipe = Path(__file__).parents[2] / "hf_nda" / "recipes" / "amr_mnist.yaml"
     (args,) = parse_args(AMRTrainingArguments, [str(recipe)])
     args.validate()
     assert (args.mixer, args.k, args.lambda_recon, args.bottleneck) == ("mixup", 2, 10.0, 32)

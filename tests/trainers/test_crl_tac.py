@@ -150,7 +150,7 @@ def test_recipe_parses_and_validates():
 
     from hf_nda.trainers.base import parse_args
 
-    (args,) = parse_args(CRLTACTrainingArguments, [str(Path(__file__).parents[2] / "configs/recipes/crl_tac_canvas_mnist.yaml")])
+    (args,) = parse_args(CRLTACTrainingArguments, [str(Path(__file__).parents[2] / "hf_nda/recipes/crl_tac_canvas_mnist.yaml")])
     args.validate()
     assert args.dataset == "canvas_mnist" and args.num_views == 8 and args.policy_head == "crops"
 

@@ -6,7 +6,7 @@ from hf_nda.trainers.arguments import parse_args
 from hf_nda.trainers.gan import NDAGANTrainingArguments
 from hf_nda.trainers.moco import NDAMoCoTrainingArguments
 
-RECIPES = Path(__file__).parents[2] / "configs" / "recipes"
+RECIPES = Path(__file__).parents[2] / "hf_nda" / "recipes"
 
 
 @pytest.mark.parametrize("name, cls", [("nda_gan_fashion_mnist.yaml", NDAGANTrainingArguments),
