@@ -10,9 +10,10 @@ import argparse
 import logging
 import shlex
 import sys
+import time
+from pathlib import Path
 
 from . import __version__
-
 
 
 def _show_negatives(args):
@@ -75,6 +76,43 @@ def _generate_pairs(args):
                              overwrite=args.overwrite, device=args.device)
     print(f"wrote {len(dataset)} pairs to {args.output_dir}" + (f" and pushed them to {args.push_to_hub}"
                                                                  if args.push_to_hub else ""))
+
+
+def _zoo_list(args):
+    from .hub import REFERENCE_FILE, read_results
+    from .zoo import registry
+
+    print(f"| name | family | what it is | key metric ({args.output_dir}) | repo id |\n|---|---|---|---|---|")
+    for name, entry in registry().items():
+        built = read_results(Path(args.output_dir) / name, REFERENCE_FILE)
+        metric = built["metrics"][0] if built else None
+        shown = f"{metric['name']}: {metric['value']:.4f}" if metric else f"{entry.metrics[0].name}: not built"
+        print(f"| {name} | {entry.family} | {entry.summary} | {shown} | {entry.repo_id()} |")
+
+
+def _zoo_build(args):
+    from .zoo import build, registry
+
+    names = list(registry()) if args.all else args.names
+    if not names:
+        raise ValueError("name the reference models to build (`hf-nda zoo list`) or pass --all")
+    started, built = time.perf_counter(), {}
+    for name in names:
+        built[name] = build(name, args.output_dir, org=args.org, force=args.force)
+    print("| name | metric | value |\n|---|---|---:|")
+    for name, info in built.items():
+        for metric in info["metrics"]:
+            print(f"| {name} | {metric['name']} | {metric['value']:.4f} |")
+    print(f"built {len(built)} reference models in {args.output_dir} in {time.perf_counter() - started:.0f} s")
+
+
+def _zoo_publish(args):
+    from .zoo import publish
+
+    repo_id, files = publish(args.name, args.output_dir, org=args.org, private=args.private, dry_run=args.dry_run)
+    print(("would upload" if args.dry_run else "uploaded") + f" {len(files)} files to {repo_id}")
+    if args.dry_run:
+        print("\n".join(files))
 
 
 def _demo(args):
@@ -147,6 +185,26 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --output_dir")
     pairs.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     pairs.set_defaults(func=_generate_pairs)
+
+    zoo = sub.add_parser("zoo", help="reference checkpoints: list, build (train + evaluate), publish to the Hub")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
+    listing = zoo_sub.add_parser("list", help="the reference models, what each is for, their metrics once built")
+    listing.add_argument("--output_dir", default="outputs/zoo", help="where built models are looked for")
+    listing.set_defaults(func=_zoo_list)
+    build = zoo_sub.add_parser("build", help="train (resumable), evaluate and write a Hub-ready folder per model")
+    build.add_argument("names", nargs="*", metavar="NAME")
+    build.add_argument("--all", action="store_true", help="every model of the registry")
+    build.add_argument("--output_dir", default="outputs/zoo", help="models are built into OUTPUT_DIR/NAME")
+    build.add_argument("--org", default=None, help="the Hub organisation the cards and configs name (default: hf-nda)")
+    build.add_argument("--force", action="store_true", help="rebuild a finished model (training still resumes)")
+    build.set_defaults(func=_zoo_build)
+    publish = zoo_sub.add_parser("publish", help="upload a built model to ORG/NAME with huggingface_hub")
+    publish.add_argument("name", metavar="NAME")
+    publish.add_argument("--org", default=None, help="must be the organisation it was built for (default: hf-nda)")
+    publish.add_argument("--output_dir", default="outputs/zoo")
+    publish.add_argument("--private", action="store_true")
+    publish.add_argument("--dry_run", action="store_true", help="list the files without uploading")
+    publish.set_defaults(func=_zoo_publish)
 
     demo = sub.add_parser("demo", help="the main job: plain GAN vs NDA-GAN on Fashion-MNIST, OOD table, plots")
     demo.add_argument("--output_dir", default="outputs/demo")

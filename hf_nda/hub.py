@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from huggingface_hub import ModelCard, ModelCardData
 
 CARD_TEMPLATES = Path(__file__).parent / "model_cards"
 RESULTS_FILE = "ood_results.json"
+REFERENCE_FILE = "zoo.json"  # written by `hf-nda zoo build`
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -57,35 +59,96 @@ def link_scoring_model(run_dir: str | Path, subfolder: str) -> None:
             os.replace(tmp, run_dir / name)
 
 
-def read_results(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / RESULTS_FILE
+def read_results(run_dir: str | Path, name: str = RESULTS_FILE) -> dict | None:
+    path = Path(run_dir) / name
     return json.loads(path.read_text()) if path.exists() else None
 
 
+CITATION_KEYS = {"nda_gan": "sinha2021negative", "nda_moco": "sinha2021negative", "amr": "beckham2019adversarial",
+                 "copgen": "li2022optimal", "crl_tac": "koyama2021contrastive"}
+
+
 def build_card(family: str, *, dataset: str, tags: list[str], command: str, context: dict,
-               results: dict | None = None, probe: dict | None = None) -> ModelCard:
+               results: dict | None = None, probe: dict | None = None, reference: dict | None = None) -> ModelCard:
     """Render ``model_cards/<family>.md`` with card metadata (library, tags, dataset, metrics: OOD
-    ``results`` and/or linear-``probe`` accuracy)."""
+    ``results`` and/or linear-``probe`` accuracy), then the paper's BibTeX. A zoo ``reference``
+    (``zoo.json``) names the repo, replaces the metadata metrics with its own and adds its section."""
+    eval_results = _reference_eval_results(reference, dataset) if reference else _eval_results(results, probe, dataset)
+    data = ModelCardData(library_name="hf_nda", license="apache-2.0", tags=["hf_nda", *tags],
+                         datasets=[_hub_dataset_id(dataset)], metrics=sorted({r.metric_type for r in eval_results}) or None,
+                         model_name=reference["name"] if reference else context.get("model_name", family),
+                         eval_results=eval_results or None)
+    context = {**context, "repo_id": reference["repo_id"] if reference else "REPO_ID"}
+    if reference:
+        context["model_name"] = reference["name"]
+    card = ModelCard.from_template(data, template_path=str(CARD_TEMPLATES / f"{family}.md"),
+                                   command=command, results=results, **context)
+    card.text = card.text.rstrip() + "\n" + (_reference_section(reference) if reference else "") + _citation(family)
+    return card
+
+
+def _eval_results(results: dict | None, probe: dict | None, dataset: str) -> list:
     from huggingface_hub import EvalResult
 
-    eval_results, metrics = [], []
+    found = []
     if probe:
-        metrics.append("accuracy")
-        eval_results.append(EvalResult(task_type="image-classification", task_name="linear probe on frozen features",
-                                       dataset_type=probe["dataset"], dataset_name=f"{probe['dataset']} (test)",
-                                       metric_type="accuracy", metric_name="linear probe top-1",
-                                       metric_value=round(probe["linear_top1"], 4)))
+        found.append(EvalResult(task_type="image-classification", task_name="linear probe on frozen features",
+                                dataset_type=probe["dataset"], dataset_name=f"{probe['dataset']} (test)",
+                                metric_type="accuracy", metric_name="linear probe top-1",
+                                metric_value=round(probe["linear_top1"], 4)))
     if results:
-        metrics.append("roc_auc")
-        eval_results += [EvalResult(task_type="image-classification", task_name="out-of-distribution detection",
-                                    dataset_type=dataset, dataset_name=f"{dataset} (test) vs {name}",
-                                    metric_type="roc_auc", metric_name=f"AUROC vs {name}", metric_value=round(row["AUROC"], 4))
-                         for name, row in results.get("metrics", {}).items()]
-    data = ModelCardData(library_name="hf_nda", license="apache-2.0", tags=["hf_nda", *tags],
-                         datasets=[_hub_dataset_id(dataset)], metrics=metrics or None,
-                         model_name=context.get("model_name", family), eval_results=eval_results or None)
-    return ModelCard.from_template(data, template_path=str(CARD_TEMPLATES / f"{family}.md"),
-                                   command=command, results=results, **context)
+        found += [EvalResult(task_type="image-classification", task_name="out-of-distribution detection",
+                             dataset_type=dataset, dataset_name=f"{dataset} (test) vs {name}",
+                             metric_type="roc_auc", metric_name=f"AUROC vs {name}", metric_value=round(row["AUROC"], 4))
+                  for name, row in results.get("metrics", {}).items()]
+    return found
+
+
+# The task each kind of measurement belongs to, for the card's model-index.
+METRIC_TASKS = {"ood_results.json": ("image-classification", "out-of-distribution detection"),
+                "probe_results.json": ("image-classification", "linear probe on frozen features"),
+                "log_history.jsonl": ("image-to-image", "positive pair generation (training monitor)")}
+
+
+def _reference_eval_results(reference: dict, dataset: str) -> list:
+    from huggingface_hub import EvalResult
+
+    found = []
+    for metric in reference["metrics"]:
+        if metric["value"] is None:
+            continue
+        task_type, task_name = METRIC_TASKS[metric["source"].split(":", 1)[0]]
+        found.append(EvalResult(task_type=task_type, task_name=task_name, dataset_type=dataset,
+                                dataset_name=f"{dataset} (test)", metric_type=metric["type"],
+                                metric_name=metric["name"], metric_value=round(metric["value"], 4)))
+    return found
+
+
+def _reference_section(reference: dict) -> str:
+    def shown(value):
+        return "not measured" if value is None else f"{value:.4f}"
+
+    rows = "\n".join(f"| {m['name']} | {shown(m['value'])} |" for m in reference["metrics"])
+    smoke = (f"**Smoke build** with test-sized settings {reference['smoke_build']}: these numbers are not the "
+             "reference ones.\n\n" if reference.get("smoke_build") else "")
+    return (f"\n## Reference model `{reference['name']}`\n\n"
+            f"One of hf_nda's reference checkpoints: `hf-nda zoo build {reference['name']}` rebuilds it — trains the "
+            f"recipe `{reference['recipe']}`, evaluates it and writes this card — and `hf-nda zoo publish "
+            f"{reference['name']}` uploads it to `{reference['repo_id']}`.\n\n"
+            f"- **For:** {reference['intended_use']}\n- **Not for:** {reference['not_for']}\n"
+            f"- **Limitations at this scale:** {reference['limitations']}\n\n"
+            f"{smoke}| metric | value |\n|---|---:|\n{rows}\n\n"
+            f"Built by hf_nda {reference['hf_nda_version']} in {reference['build_seconds']:.0f} s "
+            f"({reference['device']}).\n")
+
+
+def _citation(family: str) -> str:
+    key = CITATION_KEYS.get(family)
+    if key is None:
+        return ""
+    bib = (CARD_TEMPLATES / "citations.bib").read_text()
+    entry = re.search(r"@\w+\{" + key + r",.*?\n\}", bib, re.DOTALL).group(0)
+    return f"\n## Citation\n\n```bibtex\n{entry}\n```\n"
 
 
 def _hub_dataset_id(name: str) -> str:

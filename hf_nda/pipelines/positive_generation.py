@@ -10,6 +10,7 @@ batch_size=b)`` give the same pairs.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,23 +48,26 @@ def block_seed(seed: int, index: int) -> int:
 
 
 def load_image_generator(navigator: COPGenNavigator, image_generator=None):
-    """The generator adapter ``navigator`` was trained over (``load_generator(**navigator.config.generator)``,
-    or ``image_generator`` when given), frozen, on the navigator's device; a ``ValueError`` when their
-    latent sizes differ (a navigator paired with another generator).
+    """The generator adapter ``navigator`` was trained over (``load_generator(**navigator.config.generator)``),
+    frozen, on the navigator's device; a ``ValueError`` when their latent sizes differ (a navigator paired
+    with another generator). ``image_generator``: an adapter to use instead, or another place (folder, repo
+    id) to load the named generator from, with the config's options (a zoo navigator names its generator's
+    repo id; give the local build's folder to use it offline).
 
     Example:
         >>> adapter = load_image_generator(COPGenNavigator.from_pretrained("runs/copgen"))  # doctest: +SKIP
         >>> adapter.kind, adapter.latent_shape  # doctest: +SKIP
         ('nda_gan', (128,))
     """
-    if image_generator is None:
+    if image_generator is None or isinstance(image_generator, (str, os.PathLike)):
         described = navigator.config.generator
         if not described:
             raise ValueError("this navigator names no generator (config.generator is empty); pass "
                              "image_generator=load_generator(SOURCE) explicitly")
-        from ..modeling.generator_adapters import load_generator
+        from ..modeling.generators import load_generator
 
-        image_generator = load_generator(**described)
+        source = {"source": str(image_generator)} if image_generator is not None else {}
+        image_generator = load_generator(**{**described, **source})
     d, shape = navigator.config.latent_dim, tuple(image_generator.latent_shape)
     if math.prod(shape) != d:
         raise ValueError(f"navigator paired with another generator: the navigator moves {d}-number latents, but the "

@@ -69,6 +69,7 @@ class BaseTrainer:
     arguments_class = BaseTrainingArguments
     parts: tuple[str, ...] = ()
     loads_as: str | None = None
+    evaluation_parts: tuple[str, ...] = ()  # folders an evaluation adds to a run (MoCo: the probe's classifier/)
     card_template = ""
     card_tags: tuple[str, ...] = ()
     harmless_flags = HARMLESS_FLAGS  # flags a resume may change (families add their reporting flags)
@@ -465,7 +466,7 @@ class BaseTrainer:
     def write_cards(cls, run_dir: str | Path) -> None:
         """(Re)write the cards of the run and of each part from ``run_info.json``, the logs and any
         evaluation results (OOD table, probe). The run and its ``loads_as`` part carry the metrics."""
-        from ..hub import build_card, read_results
+        from ..hub import REFERENCE_FILE, build_card, read_results
 
         run_dir = Path(run_dir)
         info = json.loads((run_dir / "run_info.json").read_text())
@@ -473,13 +474,14 @@ class BaseTrainer:
         probe_file = run_dir / PROBE_FILE
         evaluation = {"results": read_results(run_dir), "history": read_log_history(run_dir),
                       "probe": json.loads(probe_file.read_text()) if probe_file.exists() else None}
-        parts = [(name, run_dir / name) for name in cls.parts if (run_dir / name).is_dir()]
+        parts = [(name, run_dir / name) for name in cls.parts + cls.evaluation_parts if (run_dir / name).is_dir()]
         for role, path in parts + [("run", run_dir)]:
-            scored = role in ("run", cls.loads_as)
+            scored = role in ("run", cls.loads_as, *cls.evaluation_parts)
             card = build_card(cls.card_template, dataset=args.dataset, tags=list(cls.card_tags), command=info["command"],
                               context=cls.card_context(args, role, evaluation),
                               results=evaluation["results"] if scored else None,
-                              probe=evaluation["probe"] if scored else None)
+                              probe=evaluation["probe"] if scored else None,
+                              reference=read_results(run_dir, REFERENCE_FILE))
             card.save(path / "README.md")
 
     @classmethod

@@ -172,7 +172,7 @@ class NDAGANTrainer(BaseTrainer):
         return dict(model_name=f"NDA-GAN ({nda}) on {args.dataset}", role_sentence=roles[role], dataset=args.dataset,
                     image_size=args.image_size, num_channels=args.num_channels, architecture=args.architecture,
                     nda=nda, nda_lambda=args.nda_lambda if args.nda_names else "—", loss=args.loss,
-                    max_steps=args.max_steps, batch_size=args.batch_size, d_steps=args.d_steps, repo_hint="REPO_ID")
+                    max_steps=args.max_steps, batch_size=args.batch_size, d_steps=args.d_steps)
 
 
 def main(argv=None) -> int:

@@ -114,6 +114,7 @@ class NDAMoCoTrainer(BaseTrainer):
     family = "moco"
     arguments_class = NDAMoCoTrainingArguments
     parts = ("encoder",)
+    evaluation_parts = ("classifier",)
     loads_as = "encoder"
     card_template = "nda_moco"
     card_tags = ("contrastive-learning", "moco", "negative-data-augmentation", "image-feature-extraction")
@@ -248,7 +249,7 @@ class NDAMoCoTrainer(BaseTrainer):
                     backbone=args.backbone, nda=nda, image_size=args.image_size, num_channels=args.num_channels,
                     batch_size=args.batch_size, max_steps=args.max_steps, queue_size=args.queue_size,
                     temperature=args.temperature, probe=evaluation["probe"], nda_setup=nda_setup,
-                    backbone_weights=args.backbone_weights or "random init")
+                    backbone_weights=args.backbone_weights or "random init", role=role)
 
 
 def main(argv=None) -> int:

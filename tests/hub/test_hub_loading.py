@@ -4,20 +4,15 @@ populated, with ``HF_HUB_OFFLINE=1``."""
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 import torch
 
+from .olah_server import serve_repos
+
 REPO_ID = "hf-nda-test/tiny-nda-gan"
-OLAH_LAUNCHER = Path(__file__).with_name("olah_hub.py")
 
 CLIENT = r"""
 import json, sys, torch
@@ -35,17 +30,6 @@ print(json.dumps({"classes": [type(d).__name__, type(g).__name__],
 """
 
 
-def _git(cwd, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
-                   cwd=cwd, check=True, capture_output=True)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def run_dir(tiny_gan_run):
     return tiny_gan_run
@@ -54,37 +38,8 @@ def run_dir(tiny_gan_run):
 @pytest.fixture(scope="module")
 def olah_server(run_dir, tmp_path_factory):
     pytest.importorskip("olah", reason="olah is a dev dependency: pip install -e '.[dev]'")
-    root = tmp_path_factory.mktemp("olah")
-    repo = root / "mirrors" / "models" / REPO_ID
-    shutil.copytree(run_dir, repo, ignore=shutil.ignore_patterns("checkpoints", "logs"))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "hf_nda run")
-    port = _free_port()
-    config = root / "olah.toml"
-    config.write_text(f'[basic]\nhost = "127.0.0.1"\nport = {port}\nrepos-path = "{root / "cache"}"\n'
-                      f'mirrors-path = ["{root / "mirrors"}"]\nmirror-scheme = "http"\n'
-                      f'mirror-netloc = "127.0.0.1:{port}"\nmirror-lfs-netloc = "127.0.0.1:{port}"\n\n'
-                      '[accessibility]\noffline = true\n')
-    log = open(root / "olah.out", "wb")
-    proc = subprocess.Popen([sys.executable, str(OLAH_LAUNCHER), "-c", str(config), "--log-path", str(root / "logs")], cwd=root,
-                            stdout=log, stderr=subprocess.STDOUT)
-    ready = f"http://127.0.0.1:{port}/api/models/{REPO_ID}/revision/main"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, (root / "olah.out").read_text()
-        try:
-            with urllib.request.urlopen(ready, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, OSError):
-            pass
-        assert time.monotonic() < deadline, "olah did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    with serve_repos({REPO_ID: run_dir}, tmp_path_factory.mktemp("olah")) as endpoint:
+        yield endpoint
 
 
 def _client(tmp_path, env_extra, repo=REPO_ID):
