@@ -41,11 +41,13 @@ def tiny_gan_run(tmp_path_factory):
 
 
 def run_trainer_module(family: str, argv, env_extra=None, check=True, processes: int = 1, port: int = 29533,
-                       kill_after_step: int | None = None, nan_after_step: int | None = None):
+                       kill_after_step: int | None = None, nan_after_step: int | None = None,
+                       kill_during_save: tuple[str, int] | None = None):
     """``python -m hf_nda.trainers.<module of family> ARGV`` in a subprocess (``processes`` > 1: under
     ``torch.distributed.run``, real gloo DDP on the CPU); raises with its stderr when it fails.
     ``kill_after_step``: SIGKILL the run once that step is done; ``nan_after_step``: poison its weights
-    with NaN then (``tests/crash_drill.py``)."""
+    with NaN then; ``kill_during_save=(phase, step)``: SIGKILL it at that phase of that step's checkpoint
+    save (``tests/crash_drill.py``)."""
     import subprocess
     import sys
     from pathlib import Path
@@ -54,6 +56,8 @@ def run_trainer_module(family: str, argv, env_extra=None, check=True, processes:
                                           "--master_addr", "127.0.0.1", "--master_port", str(port)]
     env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if processes > 1 else {}), **(env_extra or {})}
     drill = ("kill", kill_after_step) if kill_after_step is not None else ("nan", nan_after_step)
+    if kill_during_save is not None:
+        drill = (f"kill-save:{kill_during_save[0]}", kill_during_save[1])
     from hf_nda.trainers import TRAINER_MODULES
 
     target = (["-m", TRAINER_MODULES[family]] if drill[1] is None

@@ -383,7 +383,8 @@ class BaseTrainer:
         if bad:
             self.diverged(f"non-finite weights ({', '.join(bad[:5])}) at step {self.step}")
         if self.step == self.resumed_step and final.is_dir() and checkpoint_problem(final) is None:
-            return  # a finished run started again: this very state is saved already
+            self.prune_checkpoints()  # a finished run started again: this very state is saved already
+            return
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -395,9 +396,15 @@ class BaseTrainer:
             (tmp / "trainer_state.json").write_text(json.dumps({"step": self.step, "command": self.command}))
             shutil.rmtree(final, ignore_errors=True)  # a damaged one (a whole one was kept above)
             os.replace(tmp, final)  # atomic: the checkpoint appears whole or not at all
+        self.prune_checkpoints()
+
+    def prune_checkpoints(self) -> None:
+        """Keep the newest ``--save_total_limit`` checkpoints (oldest removed first, so a kill midway
+        never touches the newest)."""
+        if self.accelerator.is_main_process:
             for old in self.checkpoints()[:-self.args.save_total_limit]:
                 shutil.rmtree(old, ignore_errors=True)
-        acc.wait_for_everyone()
+        self.accelerator.wait_for_everyone()
 
     def resume_if_possible(self) -> int:
         """Load the newest loadable checkpoint; a damaged one is skipped with a warning (none loadable

@@ -81,6 +81,35 @@ def test_finished_run_started_again_keeps_its_checkpoint(tmp_path):
     assert final.stat().st_mtime_ns == stamp and (final / "model.safetensors").exists()
 
 
+SAVE_FLAGS = ["--dataset", "digits", "--image_size", "28", "--batch_size", "8", "--g_channels", "8", "--d_channels",
+              "8", "--latent_dim", "16", "--d_steps", "1", "--report_to", "none", "--max_steps", "6", "--save_steps",
+              "2", "--save_total_limit", "1", "--sample_steps", "0", "--logging_steps", "1"]
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("straight")
+    run_trainer_module("gan", [*SAVE_FLAGS, "--output_dir", str(run)])
+    return run
+
+
+@pytest.mark.parametrize("phase", ["before_state", "after_state", "after_extra", "before_rename", "after_rename"])
+@pytest.mark.parametrize("step", [4, 6])  # a save in the middle; the final save
+def test_a_kill_at_any_phase_of_a_save_leaves_a_loadable_checkpoint(tmp_path, straight_run, phase, step):
+    """SIGKILL at each phase of saving step 4 (while step 2 is the only kept checkpoint) or of the final
+    step 6: the run always resumes from a loadable checkpoint and ends with the uninterrupted weights."""
+    from tests.conftest import assert_same_weights
+
+    killed = run_trainer_module("gan", [*SAVE_FLAGS, "--output_dir", str(tmp_path)], kill_during_save=(phase, step),
+                                check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    complete = [p for p in (tmp_path / "checkpoints").glob("step-*") if (p / "trainer_state.json").exists()]
+    assert complete, "a kill left no checkpoint"
+    run_trainer_module("gan", [*SAVE_FLAGS, "--output_dir", str(tmp_path)])
+    assert_same_weights(straight_run, tmp_path, ["generator", "discriminator"])
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-0000006"]
+
+
 def test_nan_weights_stop_the_run_without_export(tmp_path):
     flags = ["--dataset", "digits", "--image_size", "28", "--batch_size", "8", "--g_channels", "8", "--d_channels", "8",
              "--latent_dim", "16", "--d_steps", "1", "--report_to", "none", "--max_steps", "6", "--save_steps", "2",
