@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 
 
@@ -27,7 +26,9 @@ def dataset_to_pixel_values(dataset, processor, *, image_column: str = "image", 
     chunks = []
     for start in range(0, n, batch_size):
         rows = dataset[start:min(start + batch_size, n)][image_column]
-        chunks.append(processor([np.array(im) for im in rows], return_tensors="pt").pixel_values)
+        # The images as decoded (PIL): the processor reads each mode by its real range (a palette
+        # image's colours, not its indices; a 16-bit image's 0..65535), which np.array(im) would lose.
+        chunks.append(processor(list(rows), return_tensors="pt").pixel_values)
     return torch.cat(chunks)
 
 

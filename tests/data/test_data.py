@@ -46,3 +46,32 @@ def test_ood_suite_has_every_kind_with_matching_shape():
         assert not torch.equal(images, x), name
     again = build_ood_suite(x, proc, other_datasets=[], severity=5)
     assert torch.equal(again["nda/cutmix"], suite["nda/cutmix"])  # seeded
+
+
+@pytest.mark.parametrize("mode", ["P", "I;16", "1", "LA"])
+def test_dataset_images_keep_their_mode_when_turned_into_pixel_values(mode):
+    """A dataset of palette / 16-bit / 1-bit / grey+alpha images gives the pixel values of its images
+    read one by one by the processor (not of np.array(image), which loses the palette and the range)."""
+    import datasets
+    import numpy as np
+    from PIL import Image
+
+    from hf_nda.data.tensors import dataset_to_pixel_values
+    from hf_nda.processing import NDAImageProcessor
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (4, 8, 8), dtype=np.uint8)
+    images = {"P": [Image.fromarray(g).convert("RGB").quantize(16) for g in np.stack([grey] * 3, -1)],
+              "I;16": [Image.fromarray(g.astype(np.uint16) * 257) for g in grey],
+              "1": [Image.fromarray(g).convert("1") for g in grey],
+              "LA": [Image.fromarray(np.stack([g, g], -1), mode="LA") for g in grey]}[mode]
+    assert images[0].mode == mode
+    dataset = datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()}))
+    processor = NDAImageProcessor(size={"height": 8, "width": 8}, num_channels=1)
+    got = dataset_to_pixel_values(dataset, processor)
+    one_by_one = torch.cat([processor(image, return_tensors="pt").pixel_values for image in dataset["image"]])
+    torch.testing.assert_close(got, one_by_one)
+    if mode in ("I;16", "LA"):  # the same grey levels as the 8-bit source
+        torch.testing.assert_close(got[:, 0], torch.from_numpy(grey).float() / 127.5 - 1, atol=1e-2, rtol=0)
+    if mode == "P":  # colours, not palette indices (at most 16)
+        assert got.max() > (16 / 127.5 - 1)
