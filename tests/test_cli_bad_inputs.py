@@ -14,6 +14,10 @@ CASES = [
     (["show-negatives", "--dataset", "cifar"], "invalid choice"),
     (["evaluate-ood", "--model", "x", "--severity", "9"], "severity"),
     (["probe", "--model"], "expected one argument"),
+    (["zoo", "build", "no-such-model"], "no reference model 'no-such-model'"),
+    (["zoo", "build"], "--all"),
+    (["zoo", "publish", "nda-gan-fashion-mnist", "--output_dir", "no/such/zoo", "--dry_run"], "zoo build"),
+    (["zoo", "frobnicate"], "invalid choice"),
 ]
 
 

@@ -115,6 +115,18 @@ def test_a_finished_build_is_not_retrained_and_a_changed_org_is_refused_at_publi
         publish(name, zoo_dir, org="other", dry_run=True)
 
 
+def test_zoo_list_shows_each_model_and_its_metric_once_built(zoo_dir, capsys):
+    from hf_nda.cli import main
+
+    main(["zoo", "list", "--output_dir", str(zoo_dir)])
+    rows = {line.split(" | ")[0].strip("| "): line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == set(TINY)
+    value = json.loads((zoo_dir / "amr-mixup-mnist" / "zoo.json").read_text())["metrics"][0]["value"]
+    assert f"{value:.4f}" in rows["amr-mixup-mnist"] and "hf-nda/amr-mixup-mnist" in rows["amr-mixup-mnist"]
+    main(["zoo", "list", "--output_dir", str(zoo_dir / "empty")])
+    assert "not built" in capsys.readouterr().out
+
+
 def test_publish_refuses_smoke_builds_and_dry_run_lists_exactly_the_hub_files(zoo_dir, tmp_path):
     import shutil
 
