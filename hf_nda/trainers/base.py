@@ -457,13 +457,18 @@ class BaseTrainer:
         if bad:
             self.diverged(f"non-finite weights ({', '.join(bad[:5])}) at export")
         for name in self.export_parts():
-            save_pretrained_atomic(self.exported(name), run_dir / name, self.processor)
+            save_pretrained_atomic(self.exported(name), run_dir / name, self.part_processor(name))
         if self.processor is not None:
             self.processor.save_pretrained(run_dir)
         if self.loads_as:
             link_scoring_model(run_dir, self.loads_as)
         if self.card_template:
             self.write_cards(run_dir)
+
+    def part_processor(self, name: str):
+        """The processor saved with part ``name``: the run's own, unless the part sees other inputs
+        (CRL-TAC's encoder sees crops, not canvases)."""
+        return self.processor
 
     def export_parts(self) -> tuple[str, ...]:
         """The parts this run exports (all of ``parts`` unless a family leaves some out)."""

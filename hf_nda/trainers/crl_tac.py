@@ -220,6 +220,13 @@ class CRLTACTrainer(BaseTrainer):
             self.add_frozen("policy", policy)
         self.digit_mask = self.cell_mask()
 
+    def part_processor(self, name: str):
+        """The encoder is saved with a processor at the crop size: alone, it encodes crop-sized images."""
+        if name != "encoder" or self.processor is None:
+            return self.processor
+        crop = {"height": self.args.crop_size, "width": self.args.crop_size}
+        return type(self.processor).from_dict({**self.processor.to_dict(), "size": crop})
+
     def positioned_source(self) -> ImageSource:
         """The training split; canvas datasets add each image's cell (for the digit-mass metric)."""
         from ..data.sources import LOCAL_BUILDERS, load_image_dataset

@@ -66,7 +66,10 @@ def build(name: str, output_dir: str | Path = DEFAULT_OUTPUT_DIR, *, org: str | 
     trainer.main(recipe_argv(flags))
     _point_references_at_repos(entry, folder, org)
     _evaluate(entry, folder, evaluation)
-    info = _reference_info(entry, folder, flags, org, time.perf_counter() - started,
+    seconds = time.perf_counter() - started
+    if done and done["train_flags"] == flags:  # a forced rebuild of the same recipe adds to the first build's time
+        seconds += done["build_seconds"]
+    info = _reference_info(entry, folder, flags, org, seconds,
                            smoke={"overrides": overrides, "evaluation": evaluation} if overrides or evaluation else None)
     _write_json_atomic(folder / REFERENCE_FILE, info)
     from ..trainers import write_run_cards

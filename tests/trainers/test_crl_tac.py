@@ -145,6 +145,29 @@ def test_run_exports_loadable_parts_and_resumes_after_a_kill(tmp_path):
     assert "CRL-TAC" in (tmp_path / "straight" / "README.md").read_text()
 
 
+def test_the_encoder_part_is_saved_with_a_crop_sized_processor(tmp_path):
+    """The encoder alone takes crops: its folder's processor resizes to the crop size, so
+    pipeline("image-feature-extraction") on it gives the encoder's features of the resized image."""
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoImageProcessor, AutoModel, pipeline
+
+    import hf_nda  # noqa: F401
+
+    trainer = CRLTACTrainer(tiny_args(tmp_path, max_steps=1), argv=[])
+    trainer.train()
+    canvas = AutoImageProcessor.from_pretrained(tmp_path)
+    crops = AutoImageProcessor.from_pretrained(tmp_path / "encoder")
+    size = trainer.args.crop_size
+    assert (crops.size.height, crops.size.width) == (size, size) and canvas.size.height == trainer.args.image_size
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8), mode="L")
+    encoder = AutoModel.from_pretrained(tmp_path / "encoder").eval()
+    with torch.no_grad():
+        expected = encoder(crops(image, return_tensors="pt").pixel_values).features
+    features = pipeline("image-feature-extraction", model=str(tmp_path / "encoder"))(image)
+    torch.testing.assert_close(torch.tensor(features).reshape(expected.shape), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_recipe_parses_and_validates():
     from pathlib import Path
 
