@@ -55,16 +55,20 @@ def canvas_dataset_dict(base):
                                  for i, (split, ds) in enumerate(base.items())})
 
 
-def cell_crop_mask(corners: torch.Tensor, crop_size: int, cell_size: int = 28, grid: int = 3) -> torch.Tensor:
-    """Bool ``grid²``×|T|: crop t (top-left ``corners[t]`` = (top, left)) intersects cell c.
+def cell_crop_mask(crop_grid, grid: int = 3) -> torch.Tensor:
+    """Bool ``grid²``×|T|: crop t of ``crop_grid`` (a :class:`~hf_nda.processing.discrete.CropGrid`)
+    intersects cell c of its canvas, cut into ``grid``×``grid`` equal cells.
 
     Example:
         >>> from hf_nda.processing.discrete import CropGrid
-        >>> g = CropGrid(crop_size=20, stride=4, image_size=84)
-        >>> corners = torch.tensor([g.corner(i) for i in range(g.num_transforms)])
-        >>> round(float(cell_crop_mask(corners, 20).float().mean()), 3)
+        >>> round(float(cell_crop_mask(CropGrid(crop_size=20, stride=4, image_size=84)).float().mean()), 3)
         0.24
     """
+    height, width = (crop_grid.image_size,) * 2 if isinstance(crop_grid.image_size, int) else crop_grid.image_size
+    if height != width or height % grid:
+        raise ValueError(f"cells need a square canvas divisible by {grid}, got {height}×{width}")
+    cell_size, crop_size = height // grid, crop_grid.crop_size
+    corners = torch.tensor([crop_grid.corner(i) for i in range(crop_grid.num_transforms)])
     cells = torch.arange(grid * grid)
     top, left = (cells // grid * cell_size)[:, None], (cells % grid * cell_size)[:, None]
     t, l = corners[:, 0][None], corners[:, 1][None]

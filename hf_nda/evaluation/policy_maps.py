@@ -71,13 +71,11 @@ def integrated_codes(model, images: torch.Tensor, topn: int | None = None, batch
     return tuple(torch.cat([getattr(o, k).float().cpu() for o in outs]) for k in ("features", "image_embeds", "probs"))
 
 
-def digit_mass(probs: torch.Tensor, positions: torch.Tensor, crop_grid, image_size: int = 84) -> float:
+def digit_mass(probs: torch.Tensor, positions: torch.Tensor, crop_grid) -> float:
     """Mean P(T|x) mass on crops that intersect the cell (0..8) of each canvas image."""
     from ..data.canvas import cell_crop_mask
 
-    corners = torch.tensor([crop_grid.corner(i) for i in range(crop_grid.num_transforms)])
-    mask = cell_crop_mask(corners, crop_grid.crop_size, image_size // 3)
-    return float((probs * mask[positions].float()).sum(1).mean())
+    return float((probs * cell_crop_mask(crop_grid)[positions].float()).sum(1).mean())
 
 
 def crl_tac_probe(model, train_x, train_y, test_x, test_y, num_classes: int, test_positions=None,
@@ -96,6 +94,5 @@ def crl_tac_probe(model, train_x, train_y, test_x, test_y, num_classes: int, tes
     results["uniformity_h"] = uniformity(test_h)
     results["entropy"] = float(-(test_p * test_p.clamp_min(1e-30).log()).sum(1).mean())
     if test_positions is not None:
-        results["digit_mass"] = digit_mass(test_p, test_positions, model.transform_set,
-                                           model.config.policy.image_size)
+        results["digit_mass"] = digit_mass(test_p, test_positions, model.transform_set)
     return results

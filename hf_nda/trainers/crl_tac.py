@@ -244,8 +244,7 @@ class CRLTACTrainer(BaseTrainer):
 
         if self.args.image_size % 3:
             return None
-        corners = torch.tensor([self.transforms.corner(i) for i in range(self.transforms.num_transforms)])
-        return cell_crop_mask(corners, self.args.crop_size, self.args.image_size // 3).to(self.accelerator.device)
+        return cell_crop_mask(self.transforms).to(self.accelerator.device)
 
     # ---- Algorithm 1 -----------------------------------------------------------------------------
     def training_step(self, step: int, generator: torch.Generator) -> dict[str, float]:

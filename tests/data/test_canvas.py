@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from hf_nda.data.canvas import cell_crop_mask, place_on_canvas
 from hf_nda.processing.discrete import CropGrid
@@ -18,12 +17,12 @@ def test_place_on_canvas_puts_each_image_in_its_cell():
 
 
 def test_cell_mask_gives_the_uniform_policy_the_paper_mass():
-    grid = CropGrid(crop_size=20, stride=4, image_size=84)
-    corners = torch.tensor([grid.corner(i) for i in range(grid.num_transforms)])
-    mask = cell_crop_mask(corners, 20)
+    mask = cell_crop_mask(CropGrid(crop_size=20, stride=4, image_size=84))
     assert mask.shape == (9, 289)
     assert mask.sum(1).tolist() == [49, 77, 49, 77, 121, 77, 49, 77, 49]
     assert float(mask.float().mean()) == pytest.approx(0.24, abs=0.002)
+    with pytest.raises(ValueError, match="square canvas divisible by 3"):
+        cell_crop_mask(CropGrid(crop_size=20, stride=4, image_size=(84, 90)))
 
 
 def test_load_canvas_mnist_is_seeded_and_has_positions():
