@@ -28,7 +28,7 @@ import torch
 
 from hf_nda import COPGenNavigator, COPGenNavigatorConfig, NDAGenerator, NDAGeneratorConfig
 from hf_nda.data.pairs import generate_pairs, iter_pair_batches
-from hf_nda.modeling.generator_adapters import load_generator
+from hf_nda.modeling.generators import load_generator
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import best_alternating_times  # noqa: E402

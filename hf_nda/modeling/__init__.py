@@ -15,8 +15,8 @@ __all__ = ["AMRConfig", "AMRDiscriminatorConfig", "AMRAutoencoder", "AMRAutoenco
            "AMRDiscriminatorOutput", "ContrastiveEncoderConfig", "ContrastiveEncoder", "ContrastiveEncoderForImageClassification",
            "ContrastiveEncoderOutput", "NDADiscriminatorConfig", "NDAGeneratorConfig", "NDADiscriminator", "NDADiscriminatorOutput",
            "NDAGenerator", "NDAGeneratorOutput", "COPGenNavigatorConfig", "COPGenNavigator", "COPGenNavigatorOutput"]
-from .generator_adapters import (AMRGeneratorAdapter, DDIMGeneratorAdapter, GeneratorAdapter, NDAGeneratorAdapter,
-                                 detect_generator_kind, load_generator)
+from .generators import (AMRGeneratorAdapter, DDIMGeneratorAdapter, GeneratorAdapter, NDAGeneratorAdapter,
+                         detect_generator_kind, load_generator)
 
 __all__ += ["AMRGeneratorAdapter", "DDIMGeneratorAdapter", "GeneratorAdapter", "NDAGeneratorAdapter",
             "detect_generator_kind", "load_generator"]

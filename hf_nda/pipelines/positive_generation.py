@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..modeling import COPGenNavigator
+from ..modeling.modes import evaluation_mode
 from ..processing import NDAImageProcessor
 from .base import ImageBatch, NDAPipeline, seeded_generator
 
@@ -133,12 +134,8 @@ def positive_pairs(navigator: COPGenNavigator, image_generator, latents, *, num_
     z = as_latents(latents, shape, image_generator.kind).to(device=navigator.device, dtype=navigator.dtype)
     n = len(z)
     repeated = z.repeat_interleave(num_positives, dim=0) if num_positives > 1 else z
-    was_training = navigator.training
-    try:
-        navigator.eval()
+    with evaluation_mode(navigator):
         z_pos = navigator(repeated, generator=generator).positives
-    finally:
-        navigator.train(was_training)
     anchors, positives = image_generator.decode(z), image_generator.decode(z_pos)
     return PositivePairs(z, z_pos.view(n, num_positives, *shape), anchors,
                          positives.view(n, num_positives, *positives.shape[1:]))

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ..modeling import AMRAutoencoder, AMRConfig, AMRDiscriminator, AMRDiscriminatorConfig
 from ..modeling.configuration_amr import LATENT_SIZE, MIXERS
+from ..modeling.modes import evaluation_mode
 from .arguments import BaseTrainingArguments, run_cli
 from .base import BaseTrainer
 from .run_dir import HARMLESS_FLAGS
@@ -205,18 +206,16 @@ class AMRTrainer(BaseTrainer):
     def sample_images(self) -> torch.Tensor:
         """8 rows: x1, x2, g(f(x1)), the midpoint mix of (x1, x2) with the run's mixer, then
         interpolations x1 → x2 for the first four pairs (one pair per row)."""
-        ae = self.unwrap("autoencoder")
-        was_training = ae.training
-        ae.eval()
         n = self.args.num_samples
         x = self.source.images[:2 * n].to(self.accelerator.device)
         x1, x2 = x[:n], x[n:2 * n]
-        h1, h2 = ae.encode(x1), ae.encode(x2)
         mixer = self.args.mixer if self.args.mixer != "none" else "mixup"  # AE+GAN: show the ghosting of plain interpolation
-        mid, _ = ae.mix([h1, h2], mixer=mixer, weights=torch.tensor([0.5, 0.5]), generator=torch.Generator().manual_seed(0))
-        rows = [x1, x2, ae.decode(h1), ae.decode(mid)]
-        rows += list(ae.interpolate(x1[:4], x2[:4], steps=n))
-        ae.train(was_training)
+        with evaluation_mode(self.unwrap("autoencoder")) as ae:
+            h1, h2 = ae.encode(x1), ae.encode(x2)
+            mid, _ = ae.mix([h1, h2], mixer=mixer, weights=torch.tensor([0.5, 0.5]),
+                            generator=torch.Generator().manual_seed(0))
+            rows = [x1, x2, ae.decode(h1), ae.decode(mid)]
+            rows += list(ae.interpolate(x1[:4], x2[:4], steps=n))
         return torch.cat(rows)
 
     def sample_grid_columns(self, images: torch.Tensor) -> int:

@@ -38,8 +38,9 @@ import torch.nn.functional as F
 from ..data.batches import LatentSource
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.configuration_copgen import CONSTRAINTS, NAVIGATORS, POSITIVES, COPGenNavigatorConfig
-from ..modeling.generator_adapters import PRIOR_FILE, load_generator
+from ..modeling.generators import PRIOR_FILE, load_generator
 from ..modeling.modeling_copgen import COPGenNavigator
+from ..modeling.modes import evaluation_mode
 from ..processing import MoCoV2Views, NDAImageProcessor
 from .arguments import BaseTrainingArguments, run_cli
 from .base import BaseTrainer
@@ -222,15 +223,12 @@ class COPGenTrainer(BaseTrainer):
     @torch.no_grad()
     def sample_images(self) -> torch.Tensor:
         """Rows of anchors and their positives, alternating (the same latents every time)."""
-        nav = self.unwrap("navigator")
-        was_training = nav.training
-        nav.eval()
         n = self.args.num_samples
         z = self.adapter.sample_latents(4 * n, generator=torch.Generator().manual_seed(self.args.seed + 999))
         z = z.to(self.accelerator.device)
         anchors = self.adapter(z)
-        positives = self.adapter(nav(z, generator=torch.Generator().manual_seed(1)).positives.view_as(z))
-        nav.train(was_training)
+        with evaluation_mode(self.unwrap("navigator")) as nav:
+            positives = self.adapter(nav(z, generator=torch.Generator().manual_seed(1)).positives.view_as(z))
         return torch.stack([anchors.view(4, n, *anchors.shape[1:]), positives.view(4, n, *anchors.shape[1:])],
                            dim=1).flatten(0, 2)
 
@@ -293,14 +291,12 @@ class Monitor:
     @torch.no_grad()
     def agreement(self, navigator) -> float:
         device = self.trainer.accelerator.device
-        was_training = navigator.training
-        navigator.eval()
         anchors, positives = [], []
-        for z in self.latents.split(256):
-            z = z.to(device)
-            anchors.append(self.adapter(z).cpu())
-            positives.append(self.adapter(navigator(z).positives.view_as(z)).cpu())
-        navigator.train(was_training)
+        with evaluation_mode(navigator):
+            for z in self.latents.split(256):
+                z = z.to(device)
+                anchors.append(self.adapter(z).cpu())
+                positives.append(self.adapter(navigator(z).positives.view_as(z)).cpu())
         return self.classifier.agreement(torch.cat(anchors), torch.cat(positives))
 
     def evaluate(self, step: int) -> dict[str, float]:

@@ -46,6 +46,7 @@ from ..data.batches import ImageSource
 from ..modeling import ContrastiveEncoder, ContrastiveEncoderConfig
 from ..modeling.configuration_crl_tac import AugmentationPolicyConfig
 from ..modeling.modeling_crl_tac import AugmentationPolicyNetwork, CRLTACModel, view_keys, unique_rows
+from ..modeling.modes import evaluation_mode
 from ..processing.discrete import CropGrid
 from .arguments import BaseTrainingArguments, run_cli
 from .base import BaseTrainer
@@ -302,10 +303,8 @@ class CRLTACTrainer(BaseTrainer):
                 len(x), k, *x.shape[1:2], self.args.crop_size, self.args.crop_size)
         n, k = views.shape[:2]
         distinct, index = distinct_views(views.reshape(n * k, *views.shape[2:]))
-        was_training = encoder.training
-        encoder.eval()
-        codes = torch.cat([encoder(part).projections for part in distinct.split(4096)])
-        encoder.train(was_training)
+        with evaluation_mode(encoder):
+            codes = torch.cat([encoder(part).projections for part in distinct.split(4096)])
         return codes.float(), index.view(n, k)
 
     @torch.no_grad()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..modeling import NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
+from ..modeling.modes import evaluation_mode
 from ..processing import OneOf
 from .arguments import BaseTrainingArguments, negative_names, run_cli
 from .base import BaseTrainer
@@ -153,14 +154,10 @@ class NDAGANTrainer(BaseTrainer):
     # ---- outputs -----------------------------------------------------------------------------
     @torch.no_grad()
     def sample_images(self) -> torch.Tensor:
-        g = self.exported("generator")
-        was_training = g.training
-        g.eval()
         n = self.args.num_samples
         labels = torch.arange(n, device=self.accelerator.device) % self.num_classes if self.num_classes else None
-        images = g.generate(n, generator=torch.Generator().manual_seed(self.args.seed + 12345), labels=labels)
-        g.train(was_training)
-        return images
+        with evaluation_mode(self.exported("generator")) as g:
+            return g.generate(n, generator=torch.Generator().manual_seed(self.args.seed + 12345), labels=labels)
 
     @classmethod
     def card_context(cls, args, role: str, evaluation: dict) -> dict:

@@ -9,7 +9,7 @@ from hf_nda import COPGenNavigator, COPGenNavigatorConfig, NDAGenerator, NDAGene
 from hf_nda.cli import main as cli_main
 from hf_nda.data import generate_pairs, load_pair_dataset
 from hf_nda.data.batches import PairSource
-from hf_nda.modeling.generator_adapters import load_generator
+from hf_nda.modeling.generators import load_generator
 from hf_nda.pipelines.positive_generation import block_seed
 
 

@@ -9,7 +9,7 @@ import torch
 
 import hf_nda  # noqa: F401
 from hf_nda import AMRAutoencoder, AMRConfig, NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig
-from hf_nda.modeling.generator_adapters import (PRIOR_FILE, AMRGeneratorAdapter, DDIMGeneratorAdapter,
+from hf_nda.modeling.generators import (PRIOR_FILE, AMRGeneratorAdapter, DDIMGeneratorAdapter,
                                                 NDAGeneratorAdapter, detect_generator_kind, load_generator)
 from tests.conftest import gen
 

@@ -13,7 +13,7 @@ import hf_nda  # noqa: F401
 from hf_nda import (AMRAutoencoder, AMRConfig, ContrastiveEncoder, ContrastiveEncoderConfig, COPGenNavigator,
                     COPGenNavigatorConfig, NDADiscriminator, NDADiscriminatorConfig, NDAGenerator, NDAGeneratorConfig,
                     NDAImageProcessor)
-from hf_nda.modeling.generator_adapters import load_generator
+from hf_nda.modeling.generators import load_generator
 from hf_nda.pipelines import seeded_generator
 
 

@@ -6,7 +6,7 @@ from transformers import pipeline
 import hf_nda  # noqa: F401
 from hf_nda import (AMRAutoencoder, AMRConfig, COPGenNavigator, COPGenNavigatorConfig, NDAGenerator,
                     NDAGeneratorConfig, NDAImageProcessor)
-from hf_nda.modeling.generator_adapters import AMRGeneratorAdapter, load_generator
+from hf_nda.modeling.generators import AMRGeneratorAdapter, load_generator
 from hf_nda.pipelines import PositiveGenerationPipeline
 from hf_nda.pipelines.positive_generation import block_seed, positive_pairs
 

@@ -133,7 +133,7 @@ def test_amr_generator_gets_a_fitted_prior_kept_with_the_run(tmp_path):
     assert (tmp_path / "run" / "generator_prior" / "latent_prior.safetensors").exists()
     nav = AutoModel.from_pretrained(tmp_path / "run")
     assert nav.config.generator["kind"] == "amr" and nav.config.generator["prior_source"].endswith("generator_prior")
-    from hf_nda.modeling.generator_adapters import load_generator
+    from hf_nda.modeling.generators import load_generator
 
     adapter = load_generator(**nav.config.generator)  # the navigator's folder is enough to generate again
     assert adapter.has_prior and adapter.sample_latents(3).shape == (3, 1, 4, 4)
