@@ -113,22 +113,17 @@ METRIC_TASKS = {"ood_results.json": ("image-classification", "out-of-distributio
 def _reference_eval_results(reference: dict, dataset: str) -> list:
     from huggingface_hub import EvalResult
 
-    found = []
-    for metric in reference["metrics"]:
-        if metric["value"] is None:
-            continue
+    def result(metric: dict) -> EvalResult:
         task_type, task_name = METRIC_TASKS[metric["source"].split(":", 1)[0]]
-        found.append(EvalResult(task_type=task_type, task_name=task_name, dataset_type=dataset,
-                                dataset_name=f"{dataset} (test)", metric_type=metric["type"],
-                                metric_name=metric["name"], metric_value=round(metric["value"], 4)))
-    return found
+        return EvalResult(task_type=task_type, task_name=task_name, dataset_type=dataset,
+                          dataset_name=f"{dataset} (test)", metric_type=metric["type"], metric_name=metric["name"],
+                          metric_value=round(metric["value"], 4))
+
+    return [result(m) for m in reference["metrics"]]
 
 
 def _reference_section(reference: dict) -> str:
-    def shown(value):
-        return "not measured" if value is None else f"{value:.4f}"
-
-    rows = "\n".join(f"| {m['name']} | {shown(m['value'])} |" for m in reference["metrics"])
+    rows = "\n".join(f"| {m['name']} | {m['value']:.4f} |" for m in reference["metrics"])
     smoke = (f"**Smoke build** with test-sized settings {reference['smoke_build']}: these numbers are not the "
              "reference ones.\n\n" if reference.get("smoke_build") else "")
     return (f"\n## Reference model `{reference['name']}`\n\n"
