@@ -485,7 +485,8 @@ class BaseTrainer:
         args = cls.arguments_from_run_info(info["args"])
         probe_file = run_dir / PROBE_FILE
         evaluation = {"results": read_results(run_dir), "history": read_log_history(run_dir),
-                      "probe": json.loads(probe_file.read_text()) if probe_file.exists() else None}
+                      "probe": json.loads(probe_file.read_text()) if probe_file.exists() else None,
+                      "config": read_results(run_dir, "config.json") or {}}  # what the run's top-level model loads
         parts = [(name, run_dir / name) for name in cls.parts + cls.evaluation_parts if (run_dir / name).is_dir()]
         for role, path in parts + [("run", run_dir)]:
             scored = role in ("run", cls.loads_as, *cls.evaluation_parts)

@@ -249,8 +249,10 @@ class COPGenTrainer(BaseTrainer):
         history = evaluation["history"]
         last = history[-1] if history else {}
         checks = [r for r in history if "agreement" in r]
-        return dict(model_name=f"COP-Gen navigator ({args.positive}) over {args.generator}", role=role,
-                    generator=args.generator, positive=args.positive, navigator=args.navigator, sigma=args.sigma,
+        # the generator the exported navigator names (a zoo build points it at the generator's repo id)
+        generator = (evaluation["config"].get("generator") or {}).get("source", args.generator)
+        return dict(model_name=f"COP-Gen navigator ({args.positive}) over {generator}", role=role,
+                    generator=generator, positive=args.positive, navigator=args.navigator, sigma=args.sigma,
                     delta=args.delta or "σ·√d", constraint=args.constraint, center=args.center,
                     max_steps=args.max_steps, batch_size=args.batch_size, temperature=args.temperature,
                     dataset=args.dataset, last=last, checks=checks[-5:])

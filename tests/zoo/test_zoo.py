@@ -104,6 +104,18 @@ def test_a_built_entry_has_every_part_and_a_card_with_metrics_and_citation(zoo_d
     assert f"hf-nda zoo build {name}" in card.text
 
 
+def test_the_navigator_names_its_generator_by_repo_id(zoo_dir):
+    from transformers import AutoConfig
+
+    import hf_nda  # noqa: F401
+
+    for folder in ("", "navigator"):
+        config = AutoConfig.from_pretrained(zoo_dir / "copgen-nda-gan-fashion-mnist" / folder)
+        assert config.generator["source"] == f"{ORG}/nda-gan-fashion-mnist" and config.generator["kind"] == "nda_gan"
+    card = (zoo_dir / "copgen-nda-gan-fashion-mnist" / "README.md").read_text()
+    assert f"| generator | `{ORG}/nda-gan-fashion-mnist` (frozen) |" in card  # the card says what the config loads
+
+
 def test_a_finished_build_is_not_retrained_and_a_changed_org_is_refused_at_publish(zoo_dir):
     name = "amr-mixup-mnist"
     before = (zoo_dir / name / "model.safetensors").stat().st_mtime_ns
