@@ -72,8 +72,8 @@ def _generate_pairs(args):
     from .data.pairs import generate_pairs
 
     dataset = generate_pairs(args.navigator, args.num_pairs, args.output_dir, seed=args.seed,
-                             batch_size=args.batch_size, num_shards=args.num_shards, push_to_hub=args.push_to_hub,
-                             overwrite=args.overwrite, device=args.device)
+                             image_generator=args.generator, batch_size=args.batch_size, num_shards=args.num_shards,
+                             push_to_hub=args.push_to_hub, overwrite=args.overwrite, device=args.device)
     print(f"wrote {len(dataset)} pairs to {args.output_dir}" + (f" and pushed them to {args.push_to_hub}"
                                                                  if args.push_to_hub else ""))
 
@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pairs = sub.add_parser("generate-pairs", help="write a dataset of anchor/positive pairs from a COP-Gen navigator")
     pairs.add_argument("--navigator", required=True, help="COP-Gen run directory, navigator folder or Hub repo id")
+    pairs.add_argument("--generator", default=None, help="load the navigator's generator from this folder or repo id "
+                       "(default: the one its config names)")
     pairs.add_argument("--num_pairs", type=int, required=True)
     pairs.add_argument("--output_dir", required=True, help="where the dataset is written (save_to_disk)")
     pairs.add_argument("--seed", type=int, default=0, help="same seed and batch size, same dataset")

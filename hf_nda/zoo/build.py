@@ -104,7 +104,7 @@ def _point_references_at_repos(entry: ZooEntry, folder: Path, org: str | None) -
             continue
         if (entry.family, flag) != ("copgen", "generator"):
             raise ValueError(f"zoo entry {entry.name}: a zoo: reference is supported for copgen's --generator only")
-        repo_id = entry.repo_id(org).rsplit("/", 1)[0] + "/" + value[len(REFERENCE):]
+        repo_id = get_entry(value[len(REFERENCE):]).repo_id(org)
         for config_dir in (folder, folder / "navigator"):
             config = AutoConfig.from_pretrained(config_dir)
             config.generator = {**config.generator, "source": repo_id}

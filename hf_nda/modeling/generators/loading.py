@@ -59,8 +59,11 @@ def load_generator(source: str | os.PathLike, kind: str | None = None, *, latent
                          "detect it")
     elif ADAPTERS[kind].locate(source, **hub) is None:
         found = _try_detect(source, hub)
+        unreachable = "" if found or os.path.exists(source) else (
+            " (no such folder; as a Hub repo id it was not found or the Hub is unreachable, e.g. HF_HUB_OFFLINE=1: "
+            "give a local folder instead — for a navigator, pipeline(..., image_generator=FOLDER) or --generator FOLDER)")
         raise ValueError(f"{source!r} holds no {kind} generator" + (f"; it holds a {found} one: pass kind={found!r} "
-                         "or leave kind out" if found else ""))
+                         "or leave kind out" if found else unreachable))
     adapter = ADAPTERS[kind].from_pretrained(source, truncation=truncation, **kwargs)
     if latent_shape is not None and tuple(latent_shape) != adapter.latent_shape:
         raise ValueError(f"the {kind} generator at {source!r} has latent shape {adapter.latent_shape}, but "
