@@ -127,6 +127,24 @@ def test_a_finished_build_is_not_retrained_and_a_changed_org_is_refused_at_publi
         publish(name, zoo_dir, org="other", dry_run=True)
 
 
+def test_a_killed_build_resumes_from_its_checkpoint_to_the_uninterrupted_weights(tmp_path):
+    """SIGKILL the training of a build after step 2 (checkpointed); `build` then resumes it and ends with
+    the weights of a build that was never interrupted."""
+    from hf_nda.zoo.build import train_flags
+    from tests.conftest import assert_same_weights, run_trainer_module
+
+    name = "amr-mixup-mnist"
+    flags, evaluation = TINY[name]
+    overrides = {**STEPS, **flags, "max_steps": 4, "save_steps": 2}
+    build(name, tmp_path / "straight", org=ORG, overrides=overrides, evaluation=evaluation)
+    argv = recipe_argv(train_flags(get_entry(name), tmp_path / "killed", overrides))
+    killed = run_trainer_module("amr", argv, kill_after_step=2, check=False)
+    assert killed.returncode == -9 and not (tmp_path / "killed" / name / "zoo.json").exists()
+    info = build(name, tmp_path / "killed", org=ORG, overrides=overrides, evaluation=evaluation)
+    assert_same_weights(tmp_path / "straight" / name, tmp_path / "killed" / name, ["autoencoder", "discriminator"])
+    assert info["metrics"] == json.loads((tmp_path / "straight" / name / "zoo.json").read_text())["metrics"]
+
+
 def test_zoo_list_shows_each_model_and_its_metric_once_built(zoo_dir, capsys):
     from hf_nda.cli import main
 
