@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from ..configuration_amr import LATENT_SIZE
 from ..modeling_amr import AMRAutoencoder
-from .base import GeneratorAdapter, resolve_file, split_hub_kwargs
+from .base import GeneratorAdapter, resolve_file
 
 PRIOR_FILE = "latent_prior.safetensors"
 
@@ -69,16 +69,9 @@ class AMRGeneratorAdapter(GeneratorAdapter):
         """Load the autoencoder (folder, AMR run directory or repo id) and the latent prior: from
         ``prior_source`` (a folder, a ``.safetensors`` file or a repo id; it must hold one) or, by
         default, from the model's own folder when it has a ``latent_prior.safetensors``."""
-        hub, rest = split_hub_kwargs(kwargs)
-        if rest:
-            raise TypeError(f"unexpected arguments for an amr generator: {sorted(rest)}")
-        source = str(source)
-        subfolder = cls.locate(source, **hub) if subfolder is None else subfolder
-        if subfolder is None:
-            raise ValueError(f"no AMRAutoencoder at {source!r}: expected a config.json with model_type "
-                             "'amr_autoencoder' at its top or in autoencoder/ (an AMR run directory)")
-        adapter = cls(AMRAutoencoder.from_pretrained(source, subfolder=subfolder, **hub), source, truncation,
-                      revision=hub.get("revision"))
+        autoencoder, source, subfolder, hub = cls.load_located(AMRAutoencoder, source, subfolder, kwargs,
+                                                               "autoencoder/ (an AMR run directory)")
+        adapter = cls(autoencoder, source, truncation, revision=hub.get("revision"))
         if prior_source is not None:
             return adapter.load_prior(prior_source, **hub)
         candidates = (resolve_file(source, PRIOR_FILE, sub, **hub) for sub in dict.fromkeys(("", subfolder)))

@@ -105,6 +105,21 @@ class GeneratorAdapter(nn.Module):
         return next((sub for sub in cls.subfolders if model_type_at(source, sub, **hub_kwargs) == cls.model_type),
                     None)
 
+    @classmethod
+    def load_located(cls, model_class, source, subfolder: str | None, kwargs: dict, where: str):
+        """``model_class.from_pretrained`` from the subfolder of ``source`` that holds it (:meth:`locate`,
+        unless ``subfolder`` is given); ``kwargs`` may hold only the hub options. Returns the model, the
+        source as a string, the subfolder and the hub options; a clear error names ``where`` it was looked for."""
+        hub, rest = split_hub_kwargs(kwargs)
+        if rest:
+            raise TypeError(f"unexpected arguments for an {cls.kind} generator: {sorted(rest)}")
+        source = str(source)
+        subfolder = cls.locate(source, **hub) if subfolder is None else subfolder
+        if subfolder is None:
+            raise ValueError(f"no {model_class.__name__} at {source!r}: expected a config.json with model_type "
+                             f"'{cls.model_type}' at its top or in {where}")
+        return model_class.from_pretrained(source, subfolder=subfolder, **hub), source, subfolder, hub
+
     def __init__(self, model: nn.Module, source: str, latent_shape: tuple[int, ...], image_size,
                  num_channels: int, truncation: float | None = None, num_classes: int = 0,
                  class_label: int | None = None, revision: str | None = None):

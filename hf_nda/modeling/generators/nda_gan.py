@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..modeling_nda_gan import NDAGenerator
-from .base import GeneratorAdapter, split_hub_kwargs
+from .base import GeneratorAdapter
 
 
 class NDAGeneratorAdapter(GeneratorAdapter):
@@ -43,15 +43,8 @@ class NDAGeneratorAdapter(GeneratorAdapter):
                         subfolder: str | None = None, **kwargs) -> "NDAGeneratorAdapter":
         """Load from a folder / run directory / repo id (``cache_dir``, ``revision``, ``token``,
         ``local_files_only`` go to huggingface_hub)."""
-        hub, rest = split_hub_kwargs(kwargs)
-        if rest:
-            raise TypeError(f"unexpected arguments for an nda_gan generator: {sorted(rest)}")
-        source = str(source)
-        subfolder = cls.locate(source, **hub) if subfolder is None else subfolder
-        if subfolder is None:
-            raise ValueError(f"no NDAGenerator at {source!r}: expected a config.json with model_type "
-                             "'nda_generator' at its top or in generator/ (an NDA-GAN run directory)")
-        generator = NDAGenerator.from_pretrained(source, subfolder=subfolder, **hub)
+        generator, source, _, hub = cls.load_located(NDAGenerator, source, subfolder, kwargs,
+                                                     "generator/ (an NDA-GAN run directory)")
         return cls(generator, source, truncation, class_label, revision=hub.get("revision"))
 
     def _decode(self, latents: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
